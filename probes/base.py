@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping
 
-from auger.compiler.types import Type
+from auger.compiler.types import FieldLayout
 
 
 class ProbeError(Exception):
@@ -62,11 +62,13 @@ class ProbeContext:
 
     `builtins`: builtin names allowed beyond the universal ones (e.g. `retval`,
     `args`, `arg0`..`argN`, `func`); `args`: the fields of `args` with their
-    types, or None when the probe has no `args`; `is_return`: a return probe.
+    types and offsets in the probe's context record (a tracepoint's
+    `__data_loc char[]` field has type `SpecialType("data_loc", 4)`), or None
+    when the probe has no `args`; `is_return`: a return probe.
     """
 
     builtins: frozenset[str] = frozenset()
-    args: Mapping[str, Type] | None = None
+    args: tuple[FieldLayout, ...] | None = None
     is_return: bool = False
     max_arg_registers: int = 0
     extra: Mapping[str, object] = field(default_factory=dict)

@@ -1,0 +1,83 @@
+"""User-space dynamic probes: `uprobe:BINARY:FUNC[+OFFSET]`,
+`uprobe:BINARY:0xADDRESS`, `uretprobe:BINARY:FUNC`. BINARY may be a path, a
+program on $PATH or a library name (`libc`)."""
+
+from __future__ import annotations
+
+import glob
+from typing import Iterator
+
+from . import elf_symbols
+from .attach_point import argument_count_error, has_wildcard, matches, parse_uint, split_attach_point, split_function_offset
+from .base import ProbeContext, ProbeError, ProbeSpec, Provider
+from .kprobe import dynamic_probe_context
+from .spec import Spec
+
+
+def binaries(target: str) -> list[str]:
+    """The ELF files a (possibly wildcarded) target names, sorted."""
+    if not has_wildcard(target):
+        return [target]
+    return sorted(path for path in glob.glob(target) if elf_symbols.function_symbols(path))
+
+
+class UprobeProvider(Provider):
+    name = "uprobe"
+    aliases = ("u",)
+    is_return = False
+
+    def parse(self, parts: list[str], text: str) -> ProbeSpec:
+        if len(parts) != 2:
+            raise argument_count_error(self.name, len(parts), 2)
+        target, location = parts
+        if not target:
+            raise ProbeError(f"{self.name} should have a target")
+        if not has_wildcard(target):
+            target = elf_symbols.resolve_binary(target, self.name)
+        address = parse_uint(location) if "+" not in location else None
+        if address is not None:
+            if has_wildcard(target):
+                raise ProbeError("Cannot use wildcards with absolute address")
+            return Spec(self.name, target=target, address=address)
+        function, offset = split_function_offset(location, allow_offset=not self.is_return)
+        if not function:
+            raise ProbeError(f"{self.name} should be attached to a function and/or address")
+        return Spec(self.name, target=target, function=function, offset=offset)
+
+    def expand(self, spec: ProbeSpec) -> list[ProbeSpec]:
+        if spec.address is not None:
+            return [spec]
+        if not spec.has_wildcard:
+            if spec.function not in elf_symbols.function_symbols(spec.target):
+                raise ProbeError(f"Could not resolve symbol: {spec.target}:{spec.function}")
+            return [spec]
+        found = [Spec(self.name, target=path, function=function, offset=spec.offset) for path, function in self._matching(spec)]
+        if not found:
+            raise ProbeError(f"No {self.name}s matched {spec.target}:{spec.function}")
+        return found
+
+    def context(self, spec: ProbeSpec) -> ProbeContext:
+        return dynamic_probe_context(self.is_return)
+
+    def list(self, pattern: str) -> Iterator[str]:
+        parts = split_attach_point(pattern)
+        if len(parts) != 2:
+            return  # listing needs a binary: `uprobe:/bin/bash:*`
+        spec = self.parse(parts, pattern)
+        for path, function in self._matching(spec):
+            yield f"{self.name}:{path}:{function}"
+
+    @staticmethod
+    def _matching(spec: ProbeSpec) -> list[tuple[str, str]]:
+        return [
+            (path, function)
+            for path in binaries(spec.target)
+            for function in sorted(elf_symbols.function_symbols(path))
+            if matches(spec.function, function)
+        ]
+
+
+class UretprobeProvider(UprobeProvider):
+    name = "uretprobe"
+    aliases = ("ur",)
+    is_return = True

@@ -292,3 +292,6 @@ class TypeSource(Protocol):
 
     def enum_constant(self, name: str) -> tuple[EnumType, int] | None:
         """An enumerator's type and value, or None."""
+
+    def enum(self, name: str) -> EnumType | None:
+        """The enum type of that name (`enum tcp_state`), or None."""

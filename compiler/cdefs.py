@@ -1,0 +1,315 @@
+"""The C definitions written in a script (struct, union, enum, typedef) as a TypeSource.
+
+Layouts follow the x86-64 System V (LP64) rules: each member at the next
+multiple of its alignment, a struct's size rounded up to its largest member
+alignment, a union as big as its largest member. Member types may name other
+script types (in any order) or kernel types from the fallback source (BTF).
+
+Problems are collected, not raised: `ScriptTypes(...).diagnostics` lists every
+unknown type name (`Cannot resolve unknown type "struct foo"`, bpftrace's
+words), redefinition and by-value self-containment, so all are reported
+together. A faulty member is left out of its record's layout.
+
+As in C, a member may point to a struct/union that nothing defines
+(`struct foo *p`); such a pointer targets a 0-byte `RecordType`.
+
+`define_constants` reads `#define NAME <integer expression>` lines into a
+name -> int table the analyser consults like enum constants.
+"""
+
+from __future__ import annotations
+
+import ast as python_ast
+import operator
+import re
+from typing import Iterable
+
+from . import ast
+from .diagnostics import Diagnostic, error
+from .type_names import resolve_type, unknown_type
+from .type_sources import TypeSourceChain
+from .types import (
+    ArrayType,
+    EnumType,
+    FieldLayout,
+    PointerType,
+    RecordType,
+    StringType,
+    Type,
+    TypeSource,
+)
+
+_MAX_ALIGNMENT = 16
+
+
+class ScriptTypes:
+    """A TypeSource (plus `enum`) over the script's own C definitions."""
+
+    def __init__(self, definitions: Iterable[ast.CDefinition], fallback: TypeSource | None = None):
+        self.diagnostics: list[Diagnostic] = []
+        self._records: dict[tuple[str, str], ast.CRecord] = {}
+        self._typedefs: dict[str, ast.CTypedef] = {}
+        self._enums: dict[str, EnumType] = {}
+        self._constants: dict[str, tuple[EnumType, int]] = {}
+        self._measured: dict[tuple[str, str], tuple[int, int]] = {}
+        self._measuring: set[tuple[str, str]] = set()
+        self._placements: dict[tuple[str, str], list[tuple[ast.CField, int]]] = {}
+        self._typedef_types: dict[str, Type | None] = {}
+        self._resolving: set[str] = set()
+        self._layouts: dict[tuple[str, str], tuple[FieldLayout, ...]] = {}
+        self._alignments: dict[RecordType, int] = {}
+        self._source = TypeSourceChain((self, fallback) if fallback is not None else (self,))
+        for definition in definitions:
+            self._add(definition)
+        # Lay out everything now, so every problem is found and reported at once.
+        for kind, name in self._records:
+            self.fields(RecordType(kind, name, self._measure((kind, name))[0]))
+        for name in self._typedefs:
+            self.typedef(name)
+
+    def _report(self, diagnostic: Diagnostic) -> None:
+        if diagnostic not in self.diagnostics:
+            self.diagnostics.append(diagnostic)
+
+    def _add(self, definition: ast.CDefinition) -> None:
+        if isinstance(definition, ast.CRecord):
+            key = (definition.kind, definition.name)
+            if key in self._records:
+                self._report(error(f'Redefinition of "{definition.kind} {definition.name}"',
+                                   definition.span))
+            self._records.setdefault(key, definition)
+        elif isinstance(definition, ast.CTypedef):
+            if definition.name in self._typedefs:
+                self._report(error(f'Redefinition of typedef "{definition.name}"', definition.span))
+            self._typedefs.setdefault(definition.name, definition)
+        else:
+            self._add_enum(definition)
+
+    def _add_enum(self, definition: ast.CEnum) -> None:
+        values, value = [], -1
+        for member in definition.members:
+            value = member.value if member.value is not None else value + 1
+            values.append(value)
+        signed = any(v < 0 for v in values)
+        wide = any(not -(1 << 31) <= v < (1 << 32) for v in values)
+        enum = EnumType(definition.name or "(anon)", 64 if wide else 32, signed)
+        if definition.name:
+            self._enums[definition.name] = enum
+        for member, value in zip(definition.members, values):
+            if member.name in self._constants:
+                self._report(error(f'Redefinition of enumerator "{member.name}"', member.span))
+            self._constants.setdefault(member.name, (enum, value))
+
+    # ------------------------------------------------------------ layout
+
+    def _measure(self, key: tuple[str, str]) -> tuple[int, int]:
+        """(size, alignment) of a script record; member pointers are not
+        followed, so records may point to each other (or themselves). Also
+        places each sound member at its offset, for `fields`."""
+        measured = self._measured.get(key)
+        if measured is not None:
+            return measured
+        self._measuring.add(key)
+        placements = self._placements[key] = []
+        size = offset = 0
+        alignment = 1
+        for member in self._records[key].fields:
+            member_size_alignment = self._member_size_alignment(member)
+            if member_size_alignment is None:
+                continue
+            member_size, member_alignment = member_size_alignment
+            alignment = max(alignment, member_alignment)
+            if key[0] == "union":
+                placements.append((member, 0))
+                size = max(size, member_size)
+            else:
+                offset = _round_up(offset, member_alignment)
+                placements.append((member, offset))
+                offset += member_size
+        self._measuring.discard(key)
+        measured = self._measured[key] = (_round_up(max(size, offset), alignment), alignment)
+        return measured
+
+    def _member_size_alignment(self, member: ast.CField) -> tuple[int, int] | None:
+        ref = member.type
+        count = ref.array_length if ref.array_length is not None else 1
+        if ref.pointer_depth or self._is_pointer_typedef(ref.name):
+            return 8 * count, 8
+        member_type = self._resolve(ref)
+        if member_type is None:
+            return None
+        if isinstance(member_type, RecordType) and (member_type.kind, member_type.name) in self._measuring:
+            self._report(error(f'Field "{member.name}" has incomplete type "{ref.name}"', ref.span))
+            return None
+        return member_type.size, self.alignment(member_type)
+
+    def _is_pointer_typedef(self, name: str) -> bool:
+        seen = set()
+        while name in self._typedefs and name not in seen:
+            seen.add(name)
+            ref = self._typedefs[name].type
+            if ref.pointer_depth and ref.array_length is None:
+                return True
+            name = ref.name
+        return False
+
+    def _resolve(self, ref: ast.TypeRef, allow_incomplete: bool = False) -> Type | None:
+        resolved = resolve_type(ref, self._source, allow_incomplete=allow_incomplete)
+        if resolved is None:
+            self._report(unknown_type(ref))
+        return resolved
+
+    def alignment(self, type_: Type) -> int:
+        """The C alignment of a type; records from BTF, which records no
+        alignment, get their largest member's (capped by what divides their
+        size, which catches packed structs)."""
+        if isinstance(type_, ArrayType):
+            return self.alignment(type_.element)
+        if isinstance(type_, PointerType):
+            return 8
+        if isinstance(type_, StringType):
+            return 1
+        if not isinstance(type_, RecordType):
+            return max(1, min(type_.size, _MAX_ALIGNMENT))
+        key = (type_.kind, type_.name)
+        if key in self._records and self.record(*key) == type_:
+            return self._measure(key)[1]
+        alignment = self._alignments.get(type_)
+        if alignment is None:
+            members = self._source.fields(type_)
+            alignment = max((self.alignment(m.type) for m in members), default=1)
+            if type_.byte_size:
+                alignment = min(alignment, type_.byte_size & -type_.byte_size)
+            self._alignments[type_] = alignment
+        return alignment
+
+    # ------------------------------------------------------------ TypeSource
+
+    def record(self, kind: str, name: str) -> RecordType | None:
+        key = (kind, name)
+        if key not in self._records:
+            return None
+        if key in self._measuring:  # being laid out: its size is not known yet
+            return RecordType(kind, name, 0)
+        return RecordType(kind, name, self._measure(key)[0])
+
+    def fields(self, record: RecordType) -> tuple[FieldLayout, ...]:
+        key = (record.kind, record.name)
+        if key not in self._records or self.record(*key) != record:
+            return ()
+        layout = self._layouts.get(key)
+        if layout is None:
+            members = []
+            for member, offset in self._placements[key]:
+                member_type = self._resolve(member.type, allow_incomplete=True)
+                if member_type is not None:
+                    members.append(FieldLayout(member.name, member_type, offset))
+            layout = self._layouts[key] = tuple(members)
+        return layout
+
+    def typedef(self, name: str) -> Type | None:
+        if name not in self._typedefs or name in self._resolving:
+            return None
+        if name not in self._typedef_types:
+            self._resolving.add(name)
+            ref = self._typedefs[name].type
+            self._typedef_types[name] = self._resolve(ref, allow_incomplete=True)
+            self._resolving.discard(name)
+        return self._typedef_types[name]
+
+    def enum(self, name: str) -> EnumType | None:
+        return self._enums.get(name)
+
+    def enum_constant(self, name: str) -> tuple[EnumType, int] | None:
+        return self._constants.get(name)
+
+
+def _round_up(value: int, alignment: int) -> int:
+    return (value + alignment - 1) // alignment * alignment
+
+
+def script_type_source(definitions: Iterable[ast.CDefinition],
+                       kernel: TypeSource | None) -> tuple[TypeSourceChain, list[Diagnostic]]:
+    """The analyser's TypeSource: script definitions first, then `kernel`
+    (BTF; None without it), with the diagnostics the definitions produced."""
+    script = ScriptTypes(definitions, kernel)
+    sources = (script, kernel) if kernel is not None else (script,)
+    return TypeSourceChain(sources), script.diagnostics
+
+
+# ---------------------------------------------------------------- #define
+
+_INTEGER_SUFFIX = re.compile(r"\b(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\b")
+_OCTAL = re.compile(r"\b0([0-7]+)\b")
+_COMMENT = re.compile(r"/\*.*?\*/|//.*")
+_DEFINE = re.compile(r"([A-Za-z_]\w*)\s+(.+)")
+
+
+def define_constants(directives: Iterable[ast.Preprocessor]) -> dict[str, int]:
+    """`#define NAME <integer expression>` -> {NAME: value}. An expression may
+    use integer literals (C suffixes and octal allowed), earlier constants,
+    parentheses, and unary/binary C integer operators. Anything else
+    (function-like macros, strings, unknown names) is skipped, as a C
+    compiler would only complain where the name is used."""
+    constants: dict[str, int] = {}
+    for directive in directives:
+        if directive.directive != "define":
+            continue
+        match = _DEFINE.fullmatch(directive.text.strip())
+        if match is None:
+            continue
+        value = _evaluate(match.group(2), constants)
+        if value is not None:
+            constants[match.group(1)] = value
+    return constants
+
+
+def _evaluate(text: str, constants: dict[str, int]) -> int | None:
+    text = _COMMENT.sub(" ", text).strip()
+    text = _OCTAL.sub(r"0o\1", _INTEGER_SUFFIX.sub(r"\1", text))
+    try:
+        tree = python_ast.parse(text, mode="eval")
+        return _fold(tree.body, constants)
+    except (SyntaxError, ValueError, ZeroDivisionError, _NotConstant):
+        return None
+
+
+class _NotConstant(Exception):
+    pass
+
+
+def _c_divide(dividend: int, divisor: int) -> int:
+    """C division truncates toward zero; Python's // floors."""
+    quotient = abs(dividend) // abs(divisor)
+    return quotient if (dividend < 0) == (divisor < 0) else -quotient
+
+
+_BINARY = {
+    python_ast.Add: operator.add,
+    python_ast.Sub: operator.sub,
+    python_ast.Mult: operator.mul,
+    python_ast.Div: _c_divide,
+    python_ast.Mod: lambda a, b: a - b * _c_divide(a, b),
+    python_ast.LShift: operator.lshift,
+    python_ast.RShift: operator.rshift,
+    python_ast.BitOr: operator.or_,
+    python_ast.BitAnd: operator.and_,
+    python_ast.BitXor: operator.xor,
+}
+_UNARY = {python_ast.USub: operator.neg, python_ast.UAdd: operator.pos,
+          python_ast.Invert: operator.invert}
+
+
+def _fold(node: python_ast.expr, constants: dict[str, int]) -> int:
+    if isinstance(node, python_ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, python_ast.Name) and node.id in constants:
+        return constants[node.id]
+    if isinstance(node, python_ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _fold(node.left, constants), _fold(node.right, constants)
+        if isinstance(node.op, (python_ast.LShift, python_ast.RShift)) and not 0 <= right < 64:
+            raise _NotConstant
+        return _BINARY[type(node.op)](left, right)
+    if isinstance(node, python_ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)](_fold(node.operand, constants))
+    raise _NotConstant

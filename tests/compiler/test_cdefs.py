@@ -1,0 +1,168 @@
+"""Script C definitions: LP64 layouts, enums, typedefs, diagnostics, #define."""
+
+import pytest
+
+from auger.compiler import ast, btf
+from auger.compiler.cdefs import ScriptTypes, define_constants, script_type_source
+from auger.compiler.diagnostics import Span, SourceFile, render
+from auger.compiler.types import (
+    ArrayType,
+    EnumType,
+    FieldLayout,
+    IntType,
+    PointerType,
+    RecordType,
+)
+
+SPAN = Span(1, 1, 1, 2)
+CHAR, SHORT, INT, LONG = IntType(8, True), IntType(16, True), IntType(32, True), IntType(64, True)
+
+
+def ref(name, pointer_depth=0, array_length=None, span=SPAN):
+    return ast.TypeRef(span, name, pointer_depth, array_length)
+
+
+def record(kind, name, *members):
+    """members: (type name, field name) or (type name, field name, pointer depth, array length)."""
+    fields = tuple(ast.CField(SPAN, ref(m[0], *m[2:]), m[1]) for m in members)
+    return ast.CRecord(SPAN, kind, name, fields)
+
+
+def layout(types, kind, name):
+    found = types.record(kind, name)
+    return found.byte_size, [(f.name, f.offset) for f in types.fields(found)]
+
+
+def test_scalar_alignment():
+    types = ScriptTypes([record("struct", "s", ("char", "a"), ("int", "b"), ("char", "c"),
+                               ("long", "d"), ("char", "e", 1), ("short", "f"))])
+    assert not types.diagnostics
+    assert layout(types, "struct", "s") == (40, [("a", 0), ("b", 4), ("c", 8), ("d", 16),
+                                                 ("e", 24), ("f", 32)])
+    assert types.fields(types.record("struct", "s"))[4] == FieldLayout("e", PointerType(CHAR), 24)
+
+
+def test_arrays():
+    types = ScriptTypes([record("struct", "a", ("char", "c", 0, 3), ("short", "s"),
+                               ("int", "i", 0, 2), ("char", "tail"))])
+    assert layout(types, "struct", "a") == (20, [("c", 0), ("s", 4), ("i", 8), ("tail", 16)])
+    assert types.fields(types.record("struct", "a"))[0].type == ArrayType(CHAR, 3)
+
+
+def test_nested_struct_and_union():
+    types = ScriptTypes([
+        record("struct", "outer", ("char", "x"), ("struct inner", "in"), ("union u", "u")),
+        record("struct", "inner", ("char", "a"), ("long", "b")),  # defined after its use
+        record("union", "u", ("char", "bytes", 0, 5), ("int", "word")),
+    ])
+    assert not types.diagnostics
+    assert layout(types, "union", "u") == (8, [("bytes", 0), ("word", 0)])
+    assert layout(types, "struct", "inner") == (16, [("a", 0), ("b", 8)])
+    assert layout(types, "struct", "outer") == (32, [("x", 0), ("in", 8), ("u", 24)])
+
+
+def test_self_and_mutual_pointers():
+    types = ScriptTypes([
+        record("struct", "node", ("struct node", "next", 1), ("struct leaf", "leaf", 1), ("int", "v")),
+        record("struct", "leaf", ("struct node", "parent", 1)),
+        ast.CTypedef(SPAN, ref("struct node", 1), "node_p"),
+        record("struct", "holder", ("node_p", "head"), ("char", "c")),
+    ])
+    assert not types.diagnostics
+    node = types.record("struct", "node")
+    assert node == RecordType("struct", "node", 24)
+    assert types.fields(node)[0].type == PointerType(node)
+    assert layout(types, "struct", "holder") == (16, [("head", 0), ("c", 8)])
+    assert types.typedef("node_p") == PointerType(node)
+
+
+def test_enums_and_typedefs():
+    types = ScriptTypes([
+        ast.CEnum(SPAN, "color", (ast.CEnumMember(SPAN, "RED", None), ast.CEnumMember(SPAN, "GREEN", 5),
+                                  ast.CEnumMember(SPAN, "BLUE", None))),
+        ast.CEnum(SPAN, "sign", (ast.CEnumMember(SPAN, "NEG", -1),)),
+        ast.CTypedef(SPAN, ref("unsigned int"), "u32_t"),
+        ast.CTypedef(SPAN, ref("u32_t", 0, 4), "quad_t"),
+        record("struct", "s", ("char", "c"), ("enum color", "col"), ("quad_t", "q")),
+    ])
+    assert not types.diagnostics
+    color = EnumType("color", 32, False)
+    assert types.enum("color") == color
+    assert [types.enum_constant(n) for n in ("RED", "GREEN", "BLUE")] == [(color, 0), (color, 5), (color, 6)]
+    assert types.enum_constant("NEG") == (EnumType("sign", 32, True), -1)
+    assert types.typedef("quad_t") == ArrayType(IntType(32, False), 4)
+    assert layout(types, "struct", "s") == (24, [("c", 0), ("col", 4), ("q", 8)])
+
+
+def test_unknown_types_are_all_reported():
+    text = "struct s { struct foo f; foo_t g; struct bar *ok; }"
+    source = SourceFile("stdin", text)
+    types = ScriptTypes([ast.CRecord(SPAN, "struct", "s", (
+        ast.CField(SPAN, ref("struct foo", span=Span(1, 12, 1, 22)), "f"),
+        ast.CField(SPAN, ref("foo_t", span=Span(1, 26, 1, 31)), "g"),
+        ast.CField(SPAN, ref("struct bar", 1, span=Span(1, 35, 1, 45)), "ok"),
+    ))])
+    assert [render(d, source) for d in types.diagnostics] == [
+        f'stdin:1:12-22: ERROR: Cannot resolve unknown type "struct foo"\n{text}\n' + " " * 11 + "~" * 10,
+        f'stdin:1:26-31: ERROR: Cannot resolve unknown type "foo_t"\n{text}\n' + " " * 25 + "~" * 5,
+    ]
+    # The faulty members are left out; a pointer to an undefined struct is C.
+    assert types.fields(types.record("struct", "s")) == (
+        FieldLayout("ok", PointerType(RecordType("struct", "bar", 0)), 0),)
+
+
+def test_containing_itself_and_redefinition():
+    types = ScriptTypes([
+        record("struct", "loop", ("int", "a"), ("struct loop", "again")),
+        record("struct", "loop", ("int", "b")),
+    ])
+    assert [d.message for d in types.diagnostics] == [
+        'Redefinition of "struct loop"',
+        'Field "again" has incomplete type "struct loop"',
+    ]
+    assert layout(types, "struct", "loop") == (4, [("a", 0)])
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    types = btf.kernel_types()
+    if types is None:
+        pytest.skip(f"no readable kernel BTF at {btf.VMLINUX_PATH}")
+    return types
+
+
+def test_members_of_kernel_types(kernel):
+    chain, diagnostics = script_type_source([
+        record("struct", "event", ("char", "flag"), ("pid_t", "pid"), ("struct task_struct", "task", 1),
+               ("atomic_t", "count"), ("struct list_head", "link")),
+    ], kernel)
+    assert not diagnostics
+    event = chain.record("struct", "event")
+    # atomic_t is a 4-byte struct aligned to 4; list_head two pointers, aligned to 8.
+    assert layout(chain, "struct", "event") == (40, [("flag", 0), ("pid", 4), ("task", 8),
+                                                     ("count", 16), ("link", 24)])
+    task = chain.fields(event)[2].type
+    assert isinstance(task.target, RecordType) and chain.fields(task.target)  # BTF lays it out
+
+
+def test_script_record_shadows_kernel_one(kernel):
+    chain, _ = script_type_source([record("struct", "file", ("int", "only"))], kernel)
+    assert chain.record("struct", "file") == RecordType("struct", "file", 4)
+    assert [f.name for f in chain.fields(chain.record("struct", "file"))] == ["only"]
+    kernel_file = kernel.record("struct", "file")
+    assert len(chain.fields(kernel_file)) > 1  # BTF's own struct file still lays out
+    assert chain.typedef("pid_t") == INT
+    assert chain.enum_constant("TCP_ESTABLISHED")[1] == 1
+
+
+def test_define_constants():
+    def define(text):
+        return ast.Preprocessor(SPAN, "define", text)
+
+    constants = define_constants([
+        define("A 10"), define("B (A << 2) | 0x1UL /* low bit */"), define("C -7 / 2"),
+        define("D -7 % 2 // trailing"), define("E 0755"), define("F(x) (x)"), define('G "text"'),
+        define("H ~0"), define("I 1 << 99"), define("J A * B"), define("K UNKNOWN + 1"),
+        ast.Preprocessor(SPAN, "include", "<linux/sched.h>"),
+    ])
+    assert constants == {"A": 10, "B": 41, "C": -3, "D": -1, "E": 0o755, "H": -1, "J": 410}

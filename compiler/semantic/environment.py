@@ -1,0 +1,62 @@
+"""What every check of one probe body consults: the options, the probe's
+attach points and contexts, the C types, the map table and the reporter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from auger.compiler import ast
+from auger.compiler.btf import kernel_types
+from auger.compiler.cdefs import define_constants, script_type_source
+from auger.compiler.types import Type, TypeSource
+from auger.probes.base import ProbeContext, ProbeSpec
+
+from .analysis import AnalysisOptions
+from .maps import MapTable
+from .reporter import Reporter
+
+
+@dataclass
+class ProgramEnvironment:
+    """Shared by all probes of the program, across the fixpoint rounds."""
+
+    program: ast.Program
+    options: AnalysisOptions
+    maps: MapTable
+    config: dict[str, object]
+    reporter: Reporter = field(default_factory=Reporter)
+    types: dict[int, Type] = field(default_factory=dict)
+
+    @property
+    def max_strlen(self) -> int:
+        return int(self.config.get("max_strlen", self.options.max_strlen))
+
+    @cached_property
+    def type_source(self) -> TypeSource:
+        """The script's C definitions chained before kernel BTF, built when a
+        check first needs a C type (BTF costs a few ms to open)."""
+        source, diagnostics = script_type_source(self.program.c_definitions, kernel_types())
+        for diagnostic in diagnostics:
+            self.reporter.add(diagnostic)
+        return source
+
+    @cached_property
+    def defines(self) -> dict[str, int]:
+        return define_constants(self.program.preprocessor)
+
+
+@dataclass
+class ProbeEnvironment:
+    program: ProgramEnvironment
+    probe: ast.Probe
+    specs: tuple[ProbeSpec, ...]
+    contexts: tuple[ProbeContext, ...]
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        return tuple(spec.provider for spec in self.specs)
+
+    def allows(self, builtin: str) -> bool:
+        """A per-probe builtin every one of the probe's attach points offers."""
+        return bool(self.contexts) and all(builtin in context.builtins for context in self.contexts)

@@ -1,0 +1,147 @@
+"""Start-up benchmark: wall time from process start to the end of `--dry-run`.
+
+    .venv/bin/python bench/startup.py [--runs N] [--no-write]
+
+Times, as the median of N runs of a fresh process each (after one warm-up run
+that also fills lark's parser cache):
+  - `python -c pass` and `python -c "import lark"`: the floor under any run;
+  - `auger -V`: the CLI without the compiler;
+  - `auger --dry-run -e ONE_LINER`;
+  - `auger --dry-run TOOL`, TOOL being the largest /usr/sbin/*.bt (bpftrace's
+    tools) that uses no kprobes, which this project's kernels may lack.
+Then it rewrites the "Start-up" section of docs/performance.md (the rest of
+the file is kept). A command that fails is still timed, and its exit status
+and first error line are shown in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+REPORT = REPO / "docs" / "performance.md"
+ONE_LINER = "tracepoint:syscalls:sys_enter_read { @[comm] = count(); }"
+TOOLS = Path("/usr/sbin")
+# Any kprobe-family attach point, long or short form (`k:`, `kr:`, `f:`, `fr:`).
+KPROBE_LIKE = re.compile(
+    r"\b(kprobe|kretprobe|kfunc|kretfunc|fentry|fexit)\s*:|(^|[\s,])(k|kr|f|fr):", re.MULTILINE
+)
+SECTION_TITLE = "## Start-up"
+
+
+def largest_tool_without_kprobes() -> Path | None:
+    tools = [path for path in TOOLS.glob("*.bt") if not KPROBE_LIKE.search(path.read_text(errors="replace"))]
+    return max(tools, key=lambda path: path.stat().st_size, default=None)
+
+
+def time_commands(commands: list[list[str]], runs: int) -> list[tuple[list[float], int, str]]:
+    """For each command: its wall times in ms over `runs` rounds (each round
+    runs every command once, so a load that comes and goes hits them all
+    alike), after one warm-up run; the exit status and first stderr line of
+    its last run."""
+    # Measure what a user gets: bytecode cached in __pycache__, which a
+    # developer's PYTHONDONTWRITEBYTECODE would otherwise prevent.
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    for command in commands:
+        subprocess.run(command, capture_output=True, env=env)
+    times: list[list[float]] = [[] for _ in commands]
+    last: list[subprocess.CompletedProcess | None] = [None] * len(commands)
+    for _ in range(runs):
+        for index, command in enumerate(commands):
+            start = time.perf_counter()
+            last[index] = subprocess.run(command, capture_output=True, text=True, env=env)
+            times[index].append((time.perf_counter() - start) * 1000)
+    return [
+        (samples, done.returncode, done.stderr.splitlines()[0] if done.stderr else "")
+        for samples, done in zip(times, last)
+    ]
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def benchmarks() -> list[tuple[str, list[str]]]:
+    python = sys.executable
+    auger = [python, "-m", "auger"]
+    cases = [
+        ("Python start-up (floor)", [python, "-c", "pass"]),
+        ("Python + import lark", [python, "-c", "import lark"]),
+        ("auger -V (CLI only)", [*auger, "-V"]),
+        ("auger --dry-run, one-liner", [*auger, "--dry-run", "-e", ONE_LINER]),
+    ]
+    tool = largest_tool_without_kprobes()
+    if tool is not None:
+        cases.append((f"auger --dry-run {tool}", [*auger, "--dry-run", str(tool)]))
+    return cases
+
+
+def report(rows: list[tuple[str, list[float], int, str]], runs: int) -> str:
+    lines = [
+        SECTION_TITLE,
+        "",
+        f"Measured {datetime.date.today().isoformat()} on {machine()} with `bench/startup.py`:",
+        f"wall time from process start to exit, median (and minimum) of {runs} runs, each",
+        "a fresh process started by `subprocess.run`, the cases taking turns, after one",
+        "warm-up run, so the caches a first run fills (Python bytecode, the parser's",
+        "tables) are warm, as after any first use.",
+        f"The one-liner is `{ONE_LINER}`.",
+        "",
+        "| what | median ms | min ms | exit |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for name, times, status, first_error in rows:
+        outcome = str(status) if status == 0 else f"{status}: `{first_error}`"
+        lines.append(f"| {name} | {statistics.median(times):.1f} | {min(times):.1f} | {outcome} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(section: str) -> None:
+    """Replace the Start-up section of the report (up to the next `## `), or
+    append it; create the report if there is none."""
+    text = REPORT.read_text() if REPORT.exists() else "# Performance\n"
+    pattern = re.compile(rf"^{re.escape(SECTION_TITLE)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    REPORT.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--no-write", action="store_true", help="print the table only")
+    options = parser.parse_args()
+    cases = benchmarks()
+    measured = time_commands([command for _, command in cases], options.runs)
+    rows = [(name, *result) for (name, _), result in zip(cases, measured)]
+    section = report(rows, options.runs)
+    print(section)
+    if not options.no_write:
+        write_section(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The compiler driver: the one place that runs the passes, in order.
+
+    source text ──parse──▶ AST ──analyse──▶ Analysis   (──codegen──▶ object, with the back end)
+
+The CLI and the tests call `compile_source`; no one else strings passes
+together. Each pass module is imported only when the run reaches it, so a
+command that stops early (`--emit ast`) never pays for the later passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .diagnostics import Diagnostic, SourceFile
+
+if TYPE_CHECKING:
+    from .ast import Program
+    from .semantic import Analysis
+
+# The passes in the order they run. Codegen joins at the end of this tuple, with
+# its step in `compile_source` below and its output as a field of CompileResult.
+PASSES = ("parse", "analyse")
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """What the command line tells the compiler."""
+
+    unsafe: bool = False
+    positional: tuple[str, ...] = ()
+    has_child: bool = False  # `-c CMD` given: `cpid` is valid
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """What the passes produced: each pass's output, None for a pass that did
+    not run (the run stopped before it). `warnings` are every pass's
+    warnings, in pass order."""
+
+    source: SourceFile
+    program: "Program"
+    analysis: "Analysis | None" = None
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+def compile_source(
+    source: SourceFile, options: CompileOptions = CompileOptions(), until: str = PASSES[-1]
+) -> CompileResult:
+    """Run the passes from parsing up to and including `until`.
+
+    Raises CompileError (with every diagnostic of the failing pass) when a
+    pass finds errors.
+    """
+    if until not in PASSES:
+        raise ValueError(f"unknown pass {until!r}; passes are {', '.join(PASSES)}")
+
+    from .parser import parse
+
+    program = parse(source)
+    if until == "parse":
+        return CompileResult(source, program)
+
+    from .semantic import AnalysisOptions, analyse
+
+    analysis = analyse(
+        program,
+        source,
+        AnalysisOptions(
+            unsafe=options.unsafe, positional=options.positional, has_child=options.has_child
+        ),
+    )
+    return CompileResult(source, program, analysis, tuple(analysis.warnings))
+

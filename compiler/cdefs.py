@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast as python_ast
 import operator
 import re
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
 from . import ast
 from .diagnostics import Diagnostic, error
@@ -245,28 +245,37 @@ _COMMENT = re.compile(r"/\*.*?\*/|//.*")
 _DEFINE = re.compile(r"([A-Za-z_]\w*)\s+(.+)")
 
 
-def define_constants(directives: Iterable[ast.Preprocessor]) -> dict[str, int]:
+def define_constants(directives: Iterable[ast.Preprocessor],
+                     include: Callable[[str], Mapping[str, int]] = lambda text: {}) -> dict[str, int]:
     """`#define NAME <integer expression>` -> {NAME: value}. An expression may
     use integer literals (C suffixes and octal allowed), earlier constants,
     parentheses, and unary/binary C integer operators. Anything else
     (function-like macros, strings, unknown names) is skipped, as a C
-    compiler would only complain where the name is used."""
+    compiler would only complain where the name is used. `include` gives the
+    constants an `#include` brings in, from the text after the directive."""
     constants: dict[str, int] = {}
     for directive in directives:
+        if directive.directive == "include":
+            constants.update(include(directive.text))
+            continue
         if directive.directive != "define":
             continue
         match = _DEFINE.fullmatch(directive.text.strip())
         if match is None:
             continue
-        value = _evaluate(match.group(2), constants)
+        value = evaluate_integer(match.group(2), constants)
         if value is not None:
             constants[match.group(1)] = value
     return constants
 
 
-def _evaluate(text: str, constants: dict[str, int]) -> int | None:
+def evaluate_integer(text: str, constants: dict[str, int]) -> int | None:
+    """A C integer constant expression (as in `#define` and `#if`), or None
+    when it is not one. `constants` gives the values of names."""
     text = _COMMENT.sub(" ", text).strip()
     text = _OCTAL.sub(r"0o\1", _INTEGER_SUFFIX.sub(r"\1", text))
+    # C's logical operators, spelled as Python's (`!=` stays a comparison).
+    text = re.sub(r"!(?!=)", " not ", text.replace("&&", " and ").replace("||", " or "))
     try:
         tree = python_ast.parse(text, mode="eval")
         return _fold(tree.body, constants)
@@ -296,6 +305,11 @@ _BINARY = {
     python_ast.BitAnd: operator.and_,
     python_ast.BitXor: operator.xor,
 }
+_COMPARE = {
+    python_ast.Eq: operator.eq, python_ast.NotEq: operator.ne,
+    python_ast.Lt: operator.lt, python_ast.LtE: operator.le,
+    python_ast.Gt: operator.gt, python_ast.GtE: operator.ge,
+}
 _UNARY = {python_ast.USub: operator.neg, python_ast.UAdd: operator.pos,
           python_ast.Invert: operator.invert}
 
@@ -312,4 +326,12 @@ def _fold(node: python_ast.expr, constants: dict[str, int]) -> int:
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, python_ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_fold(node.operand, constants))
+    if isinstance(node, python_ast.UnaryOp) and isinstance(node.op, python_ast.Not):
+        return int(not _fold(node.operand, constants))
+    if isinstance(node, python_ast.BoolOp):
+        values = [_fold(value, constants) for value in node.values]
+        return int(all(values) if isinstance(node.op, python_ast.And) else any(values))
+    if isinstance(node, python_ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+        left, right = _fold(node.left, constants), _fold(node.comparators[0], constants)
+        return int(_COMPARE[type(node.ops[0])](left, right))
     raise _NotConstant

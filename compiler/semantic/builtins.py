@@ -23,7 +23,7 @@ from auger.compiler.types import (
     VOID,
 )
 
-from .args_type import ArgsType
+from .args_type import ArgsType, complete_fields, complete_type
 from .environment import ProbeEnvironment
 
 COMM_LENGTH = 16  # the kernel's TASK_COMM_LEN
@@ -90,7 +90,9 @@ def builtin_type(name: str, env: ProbeEnvironment) -> tuple[Type | None, str | N
         return SpecialType("usym", 16) if user else SpecialType("ksym"), None
     if name == "retval":
         return_type = env.contexts[0].extra.get("return_type")
-        return (return_type if isinstance(return_type, Type) else UINT64), None
+        if not isinstance(return_type, Type):
+            return UINT64, None
+        return complete_type(return_type, env.program.type_source), None
     return UINT64, None  # argN, sargN: a register or stack slot
 
 
@@ -100,7 +102,7 @@ def _args_type(env: ProbeEnvironment) -> Type | None:
         # A provider that has `args` but could not describe it (a wildcard
         # fentry, say): fields are unknown, any access is an error later.
         return ArgsType(env.specs[0].name, ())
-    return ArgsType(env.specs[0].name, context.args)
+    return ArgsType(env.specs[0].name, complete_fields(context.args, env.program.type_source))
 
 
 def _curtask(env: ProbeEnvironment) -> Type:

@@ -13,6 +13,8 @@ from auger.compiler.types import Type, TypeSource
 from auger.probes.base import ProbeContext, ProbeSpec
 
 from .analysis import AnalysisOptions
+from .conditionals import HAVE_BTF, ActiveItems, active_items
+from .header_constants import HEADER_CONSTANTS, header_name
 from .maps import MapTable
 from .reporter import Reporter
 
@@ -33,17 +35,27 @@ class ProgramEnvironment:
         return int(self.config.get("max_strlen", self.options.max_strlen))
 
     @cached_property
+    def active(self) -> ActiveItems:
+        """The directives and C definitions the script's `#if` blocks keep;
+        with BTF, BPFTRACE_HAVE_BTF is defined, so fallback struct
+        definitions give way to the kernel's."""
+        return active_items(self.program, [HAVE_BTF] if kernel_types() is not None else [])
+
+    @cached_property
     def type_source(self) -> TypeSource:
         """The script's C definitions chained before kernel BTF, built when a
         check first needs a C type (BTF costs a few ms to open)."""
-        source, diagnostics = script_type_source(self.program.c_definitions, kernel_types())
+        source, diagnostics = script_type_source(self.active.c_definitions, kernel_types())
         for diagnostic in diagnostics:
             self.reporter.add(diagnostic)
         return source
 
     @cached_property
     def defines(self) -> dict[str, int]:
-        return define_constants(self.program.preprocessor)
+        """Integer macros: those of known included headers, then the script's."""
+        return define_constants(
+            self.active.preprocessor, lambda text: HEADER_CONSTANTS.get(header_name(text), {})
+        )
 
 
 @dataclass

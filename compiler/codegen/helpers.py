@@ -1,0 +1,41 @@
+"""BPF helper functions, called by number as the kernel numbers them
+(include/uapi/linux/bpf.h, `__BPF_FUNC_MAPPER`): a helper call in LLVM IR is
+a call through a constant pointer whose value is the helper id."""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+I64 = ir.IntType(64)
+I32 = ir.IntType(32)
+I8 = ir.IntType(8)
+BYTE_POINTER = I8.as_pointer()
+
+MAP_LOOKUP_ELEM = 1
+MAP_UPDATE_ELEM = 2
+KTIME_GET_NS = 5
+GET_SMP_PROCESSOR_ID = 8
+GET_CURRENT_PID_TGID = 14
+RINGBUF_RESERVE = 131
+RINGBUF_SUBMIT = 132
+
+# Every helper's LLVM signature: (return type, argument types).
+_SIGNATURES: dict[int, tuple[ir.Type, tuple[ir.Type, ...]]] = {
+    MAP_LOOKUP_ELEM: (BYTE_POINTER, (BYTE_POINTER, BYTE_POINTER)),
+    MAP_UPDATE_ELEM: (I64, (BYTE_POINTER, BYTE_POINTER, BYTE_POINTER, I64)),
+    KTIME_GET_NS: (I64, ()),
+    GET_SMP_PROCESSOR_ID: (I64, ()),
+    GET_CURRENT_PID_TGID: (I64, ()),
+    RINGBUF_RESERVE: (BYTE_POINTER, (BYTE_POINTER, I64, I64)),
+    RINGBUF_SUBMIT: (ir.VoidType(), (BYTE_POINTER, I64)),
+}
+
+# map_update_elem flags
+BPF_ANY = 0
+
+
+def call_helper(builder: ir.IRBuilder, helper: int, *arguments: ir.Value) -> ir.Value:
+    result, parameters = _SIGNATURES[helper]
+    function_type = ir.FunctionType(result, parameters)
+    pointer = builder.inttoptr(ir.Constant(I64, helper), function_type.as_pointer())
+    return builder.call(pointer, list(arguments))

@@ -32,14 +32,24 @@ def _format_ast(result) -> str:
     return format_ast(result.program)
 
 
-# --emit STAGE: the last pass the stage needs, and how to print its output.
-EMITS = {"ast": ("parse", _format_ast)}
-# The stages that come with the code generator.
-PLANNED_EMITS = ("llvm", "asm", "obj")
+def _assembly(result) -> str:
+    from auger.compiler.codegen.target import emit_assembly
 
-BACK_END_MISSING = (
-    "running programs needs the back end (not built yet); use --dry-run to check a program"
-)
+    return emit_assembly(result.compiled.ir_text)
+
+
+# --emit STAGE: the last pass the stage needs, and how to print its output.
+EMITS = {
+    "ast": ("parse", _format_ast),
+    "llvm": ("codegen", lambda result: result.compiled.ir_text),
+    "asm": ("codegen", _assembly),
+    "obj": ("codegen", lambda result: result.compiled.object_code),
+}
+
+# --dry-run checks a program with every pass before codegen: the code
+# generator does not cover the whole language yet, and a dry run must accept
+# every valid program. It joins the dry run once it does.
+DRY_RUN_UNTIL = "analyse"
 
 
 class UsageError(Exception):
@@ -114,11 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     checking.add_argument(
         "--emit",
-        choices=tuple(EMITS) + PLANNED_EMITS,
+        choices=tuple(EMITS),
         metavar="STAGE",
-        help="print STAGE to stdout (or -o) and stop; STAGE is one of: "
-        + ", ".join(EMITS)
-        + " (" + ", ".join(PLANNED_EMITS) + " come with the code generator)",
+        help="print STAGE to stdout (or -o FILE) and stop; STAGE is one of: " + ", ".join(EMITS),
     )
     checking.add_argument("--no-warnings", action="store_true", help="do not print warnings")
     checking.add_argument("-v", dest="verbose", action="store_true", help="verbose messages")
@@ -200,18 +208,16 @@ def _list_probes(args: argparse.Namespace) -> int:
 
 
 def _compile_and_run(args: argparse.Namespace) -> int:
-    if args.emit in PLANNED_EMITS:
-        raise UsageError(
-            f"--emit {args.emit} needs the code generator, which is not built yet "
-            f"(available: {', '.join(EMITS)})"
-        )
     source, positional = _read_program(args)
+    running = not (args.emit or args.dry_run)
+    if running and os.geteuid() != 0:
+        raise Failure("running a program needs root (BPF); --dry-run checks it without")
 
     from auger.compiler.diagnostics import CompileError, render_all
     from auger.compiler.pipeline import PASSES, CompileOptions, compile_source
 
     options = CompileOptions(unsafe=args.unsafe, positional=positional, has_child=args.command is not None)
-    until = EMITS[args.emit][0] if args.emit else PASSES[-1]
+    until = EMITS[args.emit][0] if args.emit else DRY_RUN_UNTIL if args.dry_run else PASSES[-1]
     try:
         result = compile_source(source, options, until)
     except CompileError as error:
@@ -225,9 +231,23 @@ def _compile_and_run(args: argparse.Namespace) -> int:
         return 0
     if args.dry_run:
         if args.verbose:
-            print(f"auger: dry run OK (passes run: {', '.join(PASSES)})", file=sys.stderr)
+            passes = PASSES[: PASSES.index(DRY_RUN_UNTIL) + 1]
+            print(f"auger: dry run OK (passes run: {', '.join(passes)})", file=sys.stderr)
         return 0
-    raise Failure(BACK_END_MISSING)
+    return _run(result, args)
+
+
+def _run(result, args: argparse.Namespace) -> int:
+    from auger.runtime.session import SessionOptions, run
+
+    if args.output is None:
+        return run(result.analysis, result.compiled, SessionOptions())
+    try:
+        output = open(args.output, "w", encoding="utf-8")
+    except OSError as error:
+        raise Failure(f"cannot write '{args.output}': {error.strerror}") from None
+    with output:
+        return run(result.analysis, result.compiled, SessionOptions(output=output))
 
 
 def _read_program(args: argparse.Namespace):
@@ -251,15 +271,17 @@ def _read_program(args: argparse.Namespace):
     return SourceFile(path, text), tuple(positional)
 
 
-def _write_emitted(text: str, output: str | None) -> None:
-    if not text.endswith("\n"):
-        text += "\n"
+def _write_emitted(content: str | bytes, output: str | None) -> None:
+    """Text stages end with a newline; the object is written as it is."""
+    data = content if isinstance(content, bytes) else (content.rstrip("\n") + "\n").encode()
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
         return
     try:
-        with open(output, "w", encoding="utf-8") as file:
-            file.write(text)
+        with open(output, "wb") as file:
+            file.write(data)
     except OSError as error:
         raise Failure(f"cannot write '{output}': {error.strerror}") from None
 

@@ -1,6 +1,6 @@
 """The compiler driver: the one place that runs the passes, in order.
 
-    source text ──parse──▶ AST ──analyse──▶ Analysis   (──codegen──▶ object, with the back end)
+    source text ──parse──▶ AST ──analyse──▶ Analysis ──codegen──▶ BPF object
 
 The CLI and the tests call `compile_source`; no one else strings passes
 together. Each pass module is imported only when the run reaches it, so a
@@ -16,11 +16,11 @@ from .diagnostics import Diagnostic, SourceFile
 
 if TYPE_CHECKING:
     from .ast import Program
+    from .codegen.module import CompiledProgram
     from .semantic import Analysis
 
-# The passes in the order they run. Codegen joins at the end of this tuple, with
-# its step in `compile_source` below and its output as a field of CompileResult.
-PASSES = ("parse", "analyse")
+# The passes in the order they run.
+PASSES = ("parse", "analyse", "codegen")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class CompileResult:
     program: "Program"
     analysis: "Analysis | None" = None
     warnings: tuple[Diagnostic, ...] = ()
+    compiled: "CompiledProgram | None" = None
 
 
 def compile_source(
@@ -70,5 +71,11 @@ def compile_source(
             unsafe=options.unsafe, positional=options.positional, has_child=options.has_child
         ),
     )
-    return CompileResult(source, program, analysis, tuple(analysis.warnings))
+    warnings = tuple(analysis.warnings)
+    if until == "analyse":
+        return CompileResult(source, program, analysis, warnings)
+
+    from .codegen import compile_program
+
+    return CompileResult(source, program, analysis, warnings, compile_program(analysis))
 

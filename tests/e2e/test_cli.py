@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from auger import __version__
-from auger.cli import BACK_END_MISSING, build_parser, main
+from auger.cli import build_parser, main
 from auger.compiler import pipeline
 from auger.compiler.diagnostics import SourceFile, warning
 from auger.compiler.pipeline import CompileResult
@@ -90,7 +90,6 @@ def test_runtime_flags_are_parsed_now():
         (["-c", " ", "-e", "BEGIN {}"], "auger: error: argument -c: the command is empty"),
         (["-c", "ls", "-p", "1", "-e", "BEGIN {}"], "auger: error: argument -p: not allowed with argument -c"),
         (["--emit", "bytecode", "-e", "BEGIN {}"], "auger: error: argument --emit: invalid choice: 'bytecode' (choose from 'ast', 'llvm', 'asm', 'obj')"),
-        (["--emit", "llvm", "-e", "BEGIN {}"], "auger: error: --emit llvm needs the code generator, which is not built yet (available: ast)"),
         ([], "auger: error: no program given: use -e 'PROGRAM', a FILE, or - to read stdin"),
         (["-l", "sched*", "extra"], "auger: error: -l takes one PATTERN, not a program"),
         (["-e"], "auger: error: argument -e: expected one argument"),
@@ -144,9 +143,30 @@ def test_warnings_go_to_stderr_and_exit_0(capsys, fake_compile):
     assert run_main(capsys, "--dry-run", "--no-warnings", "-e", "BEGIN {}") == (0, "", "")
 
 
-def test_running_says_the_back_end_is_missing(capsys, fake_compile):
-    fake_compile()
-    assert run_main(capsys, "-e", "BEGIN {}") == (1, "", f"auger: {BACK_END_MISSING}\n")
+def test_running_needs_root(capsys, monkeypatch):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert run_main(capsys, "-e", "BEGIN {}") == (
+        1,
+        "",
+        "auger: running a program needs root (BPF); --dry-run checks it without\n",
+    )
+
+
+@pytest.mark.root
+def test_runs_a_begin_program(capsys):
+    program = 'BEGIN { printf("%d\\n", -10 / 3); @x = 5; exit(); }'
+    assert run_main(capsys, "-e", program) == (0, "-3\n\n\n@x: 5\n", "")
+
+
+def test_emit_llvm_asm_and_obj(capsys, tmp_path):
+    program = "BEGIN { @x = 1 + 2; }"
+    status, out, _ = run_main(capsys, "--emit", "llvm", "-e", program)
+    assert status == 0 and 'section "auger/' in out
+    status, out, _ = run_main(capsys, "--emit", "asm", "-e", program)
+    assert status == 0 and "exit" in out
+    target = tmp_path / "x.o"
+    assert run_main(capsys, "--emit", "obj", "-o", str(target), "-e", program) == (0, "", "")
+    assert target.read_bytes()[:4] == b"\x7fELF"
 
 
 # ------------------------------------------------------------------ internal errors
@@ -260,13 +280,19 @@ def test_pipeline_stops_after_the_named_pass():
 
 
 def test_pipeline_runs_every_pass_by_default():
-    result = pipeline.compile_source(SourceFile("stdin", ONE_LINER), pipeline.CompileOptions(positional=("1",)))
+    result = pipeline.compile_source(SourceFile("stdin", "BEGIN { @x = $1 + 1; }"), pipeline.CompileOptions(positional=("1",)))
     assert result.analysis is not None and len(result.analysis.probes) == 1
+    assert result.compiled.object_code[:4] == b"\x7fELF"
+
+
+def test_pipeline_stops_after_the_pass_asked_for():
+    result = pipeline.compile_source(SourceFile("stdin", ONE_LINER), until="analyse")
+    assert result.analysis is not None and result.compiled is None
 
 
 def test_pipeline_rejects_an_unknown_pass():
-    with pytest.raises(ValueError, match="unknown pass 'codegen'"):
-        pipeline.compile_source(SourceFile("stdin", ONE_LINER), until="codegen")
+    with pytest.raises(ValueError, match="unknown pass 'link'"):
+        pipeline.compile_source(SourceFile("stdin", ONE_LINER), until="link")
 
 
 # ------------------------------------------------------------------ processes

@@ -7,14 +7,15 @@ expansion, say) builds new nodes with `dataclasses.replace`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Iterator, Union
 
 from .diagnostics import Span
+from .frozen import Value, frozen
 
 
-@dataclass(frozen=True)
-class Node:
+@frozen
+class Node(Value):
     span: Span
 
     def children(self) -> Iterator["Node"]:
@@ -38,7 +39,7 @@ class Node:
 # ---------------------------------------------------------------- types in casts
 
 
-@dataclass(frozen=True)
+@frozen
 class TypeRef(Node):
     """A type as written: `uint32`, `struct sock *`, `unsigned long`, `uint8[4]`,
     `string[16]`. `name` is the base name with single spaces (`struct sock`)."""
@@ -51,12 +52,12 @@ class TypeRef(Node):
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True)
+@frozen
 class Expr(Node):
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class IntLiteral(Expr):
     """An integer literal; `value` is its value (a duration in nanoseconds,
     `1_000` as 1000, `1e6` as 1000000); `text` is how it was written."""
@@ -65,31 +66,31 @@ class IntLiteral(Expr):
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class StringLiteral(Expr):
     """A string literal with its escapes already decoded."""
 
     value: str
 
 
-@dataclass(frozen=True)
+@frozen
 class BoolLiteral(Expr):
     value: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class PositionalParam(Expr):
     """`$1`, `$2`, ...: a command-line argument."""
 
     index: int
 
 
-@dataclass(frozen=True)
+@frozen
 class PositionalCount(Expr):
     """`$#`: the number of command-line arguments."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Identifier(Expr):
     """A bare name in an expression: a builtin (`pid`, `args`, `arg0`) or an
     enum constant. The analyser decides which."""
@@ -97,14 +98,14 @@ class Identifier(Expr):
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Variable(Expr):
     """A scratch variable `$name` (name without the `$`)."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class MapRef(Expr):
     """`@name`, `@name[k]` or `@name[k1, k2]` (name without the `@`; the
     anonymous map `@` has the name ""). Several keys form a tuple key."""
@@ -117,7 +118,7 @@ class MapRef(Expr):
         return "@" + self.name
 
 
-@dataclass(frozen=True)
+@frozen
 class Call(Expr):
     """`name(args)`: a builtin function or a macro. Some functions take a type
     (`sizeof(struct sock)`, `offsetof(struct sock, sk_flags)`)."""
@@ -126,7 +127,7 @@ class Call(Expr):
     args: tuple[Union[Expr, TypeRef], ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Unary(Expr):
     """`-x`, `+x`, `!x`, `~x`, `*ptr`, `&x`."""
 
@@ -134,7 +135,7 @@ class Unary(Expr):
     operand: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class IncDec(Expr):
     """`x++`, `x--`, `++x`, `--x` on a variable or map entry."""
 
@@ -143,7 +144,7 @@ class IncDec(Expr):
     target: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class Binary(Expr):
     """Every binary operator, including `&&` and `||`."""
 
@@ -152,20 +153,20 @@ class Binary(Expr):
     right: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class Ternary(Expr):
     condition: Expr
     then: Expr
     otherwise: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class Cast(Expr):
     type: TypeRef
     operand: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class FieldAccess(Expr):
     """`x.field` or `x->field`; `field` may be a tuple index (`$t.0`)."""
 
@@ -174,7 +175,7 @@ class FieldAccess(Expr):
     arrow: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Index(Expr):
     """`x[i]` on an array, pointer or tuple."""
 
@@ -182,18 +183,18 @@ class Index(Expr):
     index: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class TupleExpr(Expr):
     elements: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class RecordField(Node):
     name: str
     value: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class RecordExpr(Expr):
     """`(a = 1, b = "x")`."""
 
@@ -203,22 +204,22 @@ class RecordExpr(Expr):
 # ---------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True)
+@frozen
 class Statement(Node):
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class Block(Statement):
     statements: tuple[Statement, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ExprStatement(Statement):
     expr: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class Assignment(Statement):
     """`target = value` or a compound assignment (`op` is "=", "+=", "<<=", ...).
     The target is a Variable or a MapRef."""
@@ -228,7 +229,7 @@ class Assignment(Statement):
     value: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class VarDecl(Statement):
     """`let $x;`, `let $x: uint32;`, `let $x = 1;`, `let $x: uint32 = 1;`."""
 
@@ -237,7 +238,7 @@ class VarDecl(Statement):
     value: Expr | None
 
 
-@dataclass(frozen=True)
+@frozen
 class If(Statement):
     """`if (c) { } else if (d) { } else { }`: `otherwise` is a Block, an If
     (for `else if`) or None."""
@@ -247,19 +248,19 @@ class If(Statement):
     otherwise: Union[Block, "If", None]
 
 
-@dataclass(frozen=True)
+@frozen
 class Unroll(Statement):
     count: Expr
     body: Block
 
 
-@dataclass(frozen=True)
+@frozen
 class While(Statement):
     condition: Expr
     body: Block
 
 
-@dataclass(frozen=True)
+@frozen
 class ForMap(Statement):
     """`for ($kv : @m) { }`."""
 
@@ -268,7 +269,7 @@ class ForMap(Statement):
     body: Block
 
 
-@dataclass(frozen=True)
+@frozen
 class ForRange(Statement):
     """`for ($i : start..end) { }`; the end is exclusive."""
 
@@ -278,17 +279,17 @@ class ForRange(Statement):
     body: Block
 
 
-@dataclass(frozen=True)
+@frozen
 class Break(Statement):
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class Continue(Statement):
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class Return(Statement):
     value: Expr | None
 
@@ -296,7 +297,7 @@ class Return(Statement):
 # ---------------------------------------------------------------- top level
 
 
-@dataclass(frozen=True)
+@frozen
 class Preprocessor(Node):
     """`#include <...>` or `#define NAME value`: `directive` is "include" or
     "define"; `text` is the rest of the line."""
@@ -305,7 +306,7 @@ class Preprocessor(Node):
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class CField(Node):
     """One member of a C struct or union; `type` carries pointer depth and
     array length (`char comm[16]` is `char` with array_length 16)."""
@@ -314,7 +315,7 @@ class CField(Node):
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class CRecord(Node):
     """A C `struct` or `union` definition in the script."""
 
@@ -323,19 +324,19 @@ class CRecord(Node):
     fields: tuple[CField, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class CEnumMember(Node):
     name: str
     value: int | None
 
 
-@dataclass(frozen=True)
+@frozen
 class CEnum(Node):
     name: str
     members: tuple[CEnumMember, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class CTypedef(Node):
     type: TypeRef
     name: str
@@ -344,7 +345,7 @@ class CTypedef(Node):
 CDefinition = Union[CRecord, CEnum, CTypedef]
 
 
-@dataclass(frozen=True)
+@frozen
 class ConfigEntry(Node):
     """`name = value` in `config = { ... }`; a bare word value (`perf`) is an
     Identifier."""
@@ -353,12 +354,12 @@ class ConfigEntry(Node):
     value: Expr
 
 
-@dataclass(frozen=True)
+@frozen
 class Config(Node):
     entries: tuple[ConfigEntry, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Macro(Node):
     """`macro name($a, @m, b) { ... }`: parameters are Variables, MapRefs or
     Identifiers; the body's last statement may be an expression (its value)."""
@@ -368,7 +369,7 @@ class Macro(Node):
     body: Block
 
 
-@dataclass(frozen=True)
+@frozen
 class MapDecl(Node):
     """`let @name = lruhash(100);` at the top level."""
 
@@ -377,7 +378,7 @@ class MapDecl(Node):
     size: int
 
 
-@dataclass(frozen=True)
+@frozen
 class AttachPoint(Node):
     """One attach point exactly as written (`tracepoint:syscalls:sys_enter_*`,
     `k:vfs_read+8`, `BEGIN`); the probe providers parse it."""
@@ -385,14 +386,14 @@ class AttachPoint(Node):
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Probe(Node):
     attach_points: tuple[AttachPoint, ...]
     predicate: Expr | None
     body: Block
 
 
-@dataclass(frozen=True)
+@frozen
 class Program(Node):
     preprocessor: tuple[Preprocessor, ...]
     c_definitions: tuple[CDefinition, ...]

@@ -8,19 +8,20 @@ which keeps cyclic kernel types (task_struct -> ... -> task_struct *) finite.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
+from .frozen import Value, frozen
 
-@dataclass(frozen=True)
-class Type:
+
+@frozen
+class Type(Value):
     @property
     def size(self) -> int:
         """Size in bytes as stored in a map or event record."""
         raise NotImplementedError(type(self).__name__)
 
 
-@dataclass(frozen=True)
+@frozen
 class VoidType(Type):
     """The type of a call that yields no value (printf, exit, ...)."""
 
@@ -32,7 +33,7 @@ class VoidType(Type):
         return "none"
 
 
-@dataclass(frozen=True)
+@frozen
 class IntType(Type):
     bits: int = 64
     signed: bool = True
@@ -45,7 +46,7 @@ class IntType(Type):
         return f"{'' if self.signed else 'u'}int{self.bits}"
 
 
-@dataclass(frozen=True)
+@frozen
 class BoolType(Type):
     @property
     def size(self) -> int:
@@ -55,7 +56,7 @@ class BoolType(Type):
         return "bool"
 
 
-@dataclass(frozen=True)
+@frozen
 class StringType(Type):
     """A NUL-terminated string in a buffer of `length` bytes (NUL included)."""
 
@@ -69,7 +70,7 @@ class StringType(Type):
         return f"string[{self.length}]"
 
 
-@dataclass(frozen=True)
+@frozen
 class BufferType(Type):
     """The result of buf(): raw bytes, printed hex-escaped (`%r`)."""
 
@@ -83,7 +84,7 @@ class BufferType(Type):
         return f"buffer[{self.length}]"
 
 
-@dataclass(frozen=True)
+@frozen
 class PointerType(Type):
     target: Type
 
@@ -95,7 +96,7 @@ class PointerType(Type):
         return f"{self.target} *"
 
 
-@dataclass(frozen=True)
+@frozen
 class ArrayType(Type):
     element: Type
     length: int
@@ -108,7 +109,7 @@ class ArrayType(Type):
         return f"{self.element}[{self.length}]"
 
 
-@dataclass(frozen=True)
+@frozen
 class RecordType(Type):
     """A C struct or union, by name; `byte_size` is its sizeof."""
 
@@ -124,7 +125,7 @@ class RecordType(Type):
         return f"{self.kind} {self.name}"
 
 
-@dataclass(frozen=True)
+@frozen
 class EnumType(Type):
     name: str
     bits: int = 32
@@ -138,7 +139,7 @@ class EnumType(Type):
         return f"enum {self.name}"
 
 
-@dataclass(frozen=True)
+@frozen
 class TupleType(Type):
     elements: tuple[Type, ...]
 
@@ -150,7 +151,7 @@ class TupleType(Type):
         return "(" + ",".join(str(t) for t in self.elements) + ")"
 
 
-@dataclass(frozen=True)
+@frozen
 class NamedTupleType(Type):
     """A record value `(a = 1, b = "x")`."""
 
@@ -165,7 +166,7 @@ class NamedTupleType(Type):
         return "(" + ",".join(f"{n}={t}" for n, t in zip(self.names, self.elements)) + ")"
 
 
-@dataclass(frozen=True)
+@frozen
 class StackType(Type):
     """kstack / ustack: `mode` is bpftrace/perf/raw, `limit` the frame count."""
 
@@ -181,7 +182,7 @@ class StackType(Type):
         return f"{'u' if self.user else 'k'}stack"
 
 
-@dataclass(frozen=True)
+@frozen
 class SpecialType(Type):
     """A value that is an integer in the kernel but prints specially:
     ksym, usym, timestamp, inet (ntop), macaddr, username, cgroup_path,
@@ -201,7 +202,7 @@ class SpecialType(Type):
 AGGREGATE_KINDS = ("count", "sum", "min", "max", "avg", "stats", "hist", "lhist")
 
 
-@dataclass(frozen=True)
+@frozen
 class AggregateType(Type):
     """The value of a map assigned an aggregation: `@x = count()`.
     `parameters` holds the literal arguments that shape it (hist's k, lhist's
@@ -266,8 +267,8 @@ def _aligned(size: int) -> int:
     return (size + 7) // 8 * 8
 
 
-@dataclass(frozen=True)
-class FieldLayout:
+@frozen
+class FieldLayout(Value):
     """One member of a C aggregate: byte offset, and bit offset/size for
     bitfields (bit_size 0 for an ordinary member)."""
 

@@ -77,7 +77,12 @@ class ProbeChecker(ExpressionChecker):
     def _assign_variable(self, target: ast.Variable, value: Type | None, node: ast.Node) -> None:
         binding = self.scopes.lookup(target.name)
         if binding is None:
-            binding = self.scopes.declare(target.name, target.span)
+            ended = self.scopes.ended(target.name)
+            if ended is not None and (value is None or ended.type is None
+                                      or common_type(ended.type, value) is not None):
+                binding = ended  # 0.17: the same variable as in the earlier block
+            else:
+                binding = self.scopes.declare(target.name, target.span, implicit=True)
         self._store(binding, value, node)
 
     def _store(self, binding: Binding, value: Type | None, node: ast.Node) -> None:

@@ -104,7 +104,7 @@ class ExpressionChecker:
         return None
 
     def visit_Variable(self, node: ast.Variable) -> Type | None:
-        binding = self.scopes.lookup(node.name)
+        binding = self.scopes.lookup(node.name) or self.scopes.ended(node.name)
         if binding is None:
             self.error(f"Undefined or undeclared variable: ${node.name}", node.span)
             return None

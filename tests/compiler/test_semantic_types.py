@@ -10,7 +10,7 @@ from auger.compiler.types import (
     SpecialType, StackType, StringType, TupleType,
 )
 from auger.probes import tracefs
-from test_semantic_support import analysed
+from test_semantic_support import analysed, errors
 
 
 def value_of(text: str, **options):
@@ -196,3 +196,83 @@ def test_probe_analysis_lists_specs_and_contexts():
     analysis = analysed("BEGIN { } END { }")
     assert [spec.provider for probe in analysis.probes for spec in probe.specs] == ["BEGIN", "END"]
     assert all(len(probe.contexts) == 1 for probe in analysis.probes)
+
+
+# ---------------------------------------------------------------- preprocessor and headers
+
+HAVE_BTF_BLOCKS = """
+#ifndef BPFTRACE_HAVE_BTF
+struct pick { int without_btf; };
+#define WHICH 1
+#else
+struct pick { long with_btf; };
+#define WHICH 2
+#endif
+#if defined(BPFTRACE_HAVE_BTF) && WHICH == 2 && !defined(NOT_THERE)
+#define BOTH 3
+#endif
+BEGIN { $v = ((struct pick *)0)->%s; $w = WHICH + BOTH; }
+"""
+
+
+@pytest.mark.skipif(kernel_types() is None, reason="no kernel BTF at /sys/kernel/btf/vmlinux")
+def test_btf_present_skips_ifndef_have_btf_blocks():
+    analysis = analysed(HAVE_BTF_BLOCKS % "with_btf")
+    assert analysis.probes[0].variables["v"] == INT64
+    assert "does not contain a field named 'without_btf'" in errors(HAVE_BTF_BLOCKS % "without_btf")
+
+
+@pytest.mark.skipif(kernel_types() is None, reason="no kernel BTF at /sys/kernel/btf/vmlinux")
+def test_kernel_struct_wins_over_fallback_definition():
+    program = """
+#ifndef BPFTRACE_HAVE_BTF
+struct task_struct { int fallback_only; };
+#endif
+BEGIN { $v = curtask->%s; }
+"""
+    assert value_of(program % "pid") == IntType(32, True)
+    assert "fallback_only" in errors(program % "fallback_only")
+
+
+@pytest.mark.parametrize("header, name, value", [
+    ("linux/sched.h", "TASK_RUNNING", 0),
+    ("linux/sched.h", "TASK_UNINTERRUPTIBLE", 2),
+    ("linux/sched.h", "CLONE_THREAD", 0x10000),
+    ("sys/socket.h", "AF_INET", 2),
+    ("linux/socket.h", "AF_INET6", 10),
+    ("net/sock.h", "AF_UNIX", 1),
+])
+def test_included_header_macros_are_known(header, name, value):
+    analysis = analysed(f"#include <{header}>\nBEGIN {{ $v = {name}; @m[{name}] = 1; }}")
+    assert analysis.probes[0].variables["v"] == INT64
+
+
+def test_header_macros_need_their_include():
+    assert "Unknown identifier: 'AF_INET'" in errors("#include <linux/sched.h>\nBEGIN { $v = AF_INET; }")
+
+
+def test_script_define_can_use_header_macro():
+    assert value_of("#include <sys/socket.h>\n#define FAMILY AF_INET6 + 0\nBEGIN { $v = FAMILY; }") == INT64
+
+
+@pytest.mark.skipif(not tracefs.accessible(), reason="tracefs is not accessible (needs root)")
+def test_tracepoint_struct_pointer_resolves_from_btf():
+    # The format file says `struct __kernel_timespec * rqtp` and no layout.
+    analysis = analysed("tracepoint:syscalls:sys_enter_nanosleep { $v = args->rqtp->tv_nsec; }")
+    assert isinstance(analysis.probes[0].variables["v"], IntType)
+
+
+# ---------------------------------------------------------------- 0.17's probe-wide variables
+
+def test_variable_assigned_in_both_branches_is_readable_after():
+    program = 'BEGIN { if (pid) { $a = "x"; } else { $a = "yy"; } $v = $a; }'
+    assert isinstance(value_of(program), StringType)
+
+
+def test_sibling_blocks_may_still_use_a_name_with_other_types():
+    analysis = analysed('BEGIN { if (pid) { $a = 1; } else { $a = "s"; } }')
+    assert analysis.probes
+
+
+def test_variable_read_before_any_assignment_is_still_an_error():
+    assert "Undefined or undeclared variable: $a" in errors("BEGIN { $v = $a; if (pid) { $a = 1; } }")

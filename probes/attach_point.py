@@ -8,6 +8,8 @@ import fnmatch
 import re
 from typing import Sequence
 
+from auger.compiler.literals import UINT64_MAX, LiteralError, decode_integer
+
 from .base import ProbeError
 
 WILDCARD_CHARACTERS = "*?["
@@ -61,49 +63,26 @@ def matches(pattern: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern)
 
 
-def parse_uint(text: str) -> int | None:
-    """An unsigned integer as C's strtoull with base 0 reads it (`0x1f`,
-    `017` octal, `42`), plus `_` digit separators and `1e6`; None if `text`
-    is not one."""
-    text = text.replace("_", "")
-    if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
-        return int(text, 16)
-    if re.fullmatch(r"0[0-7]+", text):
-        return int(text, 8)
-    if re.fullmatch(r"[0-9]+", text):
-        return int(text)
-    scientific = re.fullmatch(r"([0-9]+)[eE]([0-9]+)", text)
-    if scientific:
-        return int(scientific.group(1)) * 10 ** int(scientific.group(2))
-    return None
+def parse_uint(text: str, what: str) -> int | None:
+    """An unsigned integer written as in the language (`0x1f`, `017` octal,
+    `0b101`, `1_000`, `1e6`, C and duration suffixes: `100ms` is 100000000);
+    None if `text` is not one. Beyond 64 bits it is ProbeError `what: ...`
+    in bpftrace's wording."""
+    try:
+        return decode_integer(text)
+    except LiteralError as error:
+        # literals.py has one error type; its overflow message is the only one
+        # that means "an integer, but too large".
+        if "does not fit in 64 bits" in error.message:
+            raise ProbeError(f"{what}: overflow error, maximum value is {UINT64_MAX}: {text}") from None
+        return None
 
 
-NANOSECONDS_PER_UNIT = {
-    "ns": 1,
-    "us": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-    "d": 86_400_000_000_000,
-}
-
-
-def parse_duration_ns(text: str) -> int | None:
-    """`1s`, `100ms`, `500us`, or a bare number of nanoseconds; None if not
-    a duration."""
-    suffixed = re.fullmatch(r"([0-9_]+)(ns|us|ms|s|m|h|d)", text)
-    if suffixed:
-        count = parse_uint(suffixed.group(1))
-        return None if count is None else count * NANOSECONDS_PER_UNIT[suffixed.group(2)]
-    return parse_uint(text)
-
-
-def require_uint(text: str, message: str) -> int:
-    """`text` as an unsigned integer, or ProbeError `message: ...`."""
-    value = parse_uint(text)
+def require_uint(text: str, what: str) -> int:
+    """`text` as an unsigned integer, or ProbeError `what: ...`."""
+    value = parse_uint(text, what)
     if value is None:
-        raise ProbeError(f"{message}: '{text}' is not a valid unsigned integer")
+        raise ProbeError(f"{what}: '{text}' is not a valid unsigned integer")
     return value
 
 

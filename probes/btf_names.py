@@ -1,6 +1,9 @@
-"""Names found in kernel BTF string tables (/sys/kernel/btf/*), read without
-a full BTF parser: enough to list raw tracepoints by their `btf_trace_NAME`
-typedefs, per module."""
+"""Names found in kernel BTF string tables (/sys/kernel/btf/*): enough to
+list raw tracepoints by their `btf_trace_NAME` typedefs, per module.
+
+compiler/btf.py has no public way to enumerate a blob's names (it finds
+types by a given name), and module BTF files are split BTF, so only the
+string section is read here, with btf.py's magic."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import functools
 import struct
 from pathlib import Path
 
+from auger.compiler.btf import BTF_MAGIC
+
 BTF_DIRECTORY = Path("/sys/kernel/btf")
-BTF_MAGIC = 0xEB9F
 _HEADER = struct.Struct("<HBBIIIII")
 
 

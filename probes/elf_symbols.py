@@ -1,6 +1,6 @@
-"""Function symbols and USDT notes of ELF files, read with `struct` (no
-pyelftools), and the resolution of uprobe targets (`bash`, `libc`) to paths.
-Only 64-bit little-endian ELF (x86-64, arm64) is read."""
+"""Function symbols and USDT notes of ELF files (read with compiler/elf.py),
+and the resolution of uprobe targets (`bash`, `libc`) to paths. Only 64-bit
+little-endian ELF (x86-64, arm64) is read."""
 
 from __future__ import annotations
 
@@ -12,28 +12,12 @@ import struct
 import subprocess
 from dataclasses import dataclass
 
+from auger.compiler.elf import SHT_DYNSYM, SHT_NOTE, SHT_SYMTAB, STT_FUNC, STT_GNU_IFUNC, ElfError, ElfFile
+
 from .base import ProbeError
 
-SHT_SYMTAB = 2
-SHT_NOTE = 7
-SHT_DYNSYM = 11
-STT_FUNC = 2
-STT_GNU_IFUNC = 10
 NT_STAPSDT = 3
-
-_ELF_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
-_SECTION_HEADER = struct.Struct("<IIQQQQIIQQ")
-_SYMBOL = struct.Struct("<IBBHQQ")
-
-
-@dataclass(frozen=True)
-class Section:
-    name: str
-    type: int
-    address: int
-    offset: int
-    size: int
-    link: int
+_STAPSDT_ADDRESSES = struct.Struct("<QQQ")  # probe address, link-time .stapsdt.base, semaphore
 
 
 @dataclass(frozen=True)
@@ -52,79 +36,63 @@ class UsdtNote:
         return len(self.arguments.split())
 
 
-def _read_elf(path: str) -> tuple[bytes, list[Section]] | None:
+@functools.lru_cache(maxsize=4)  # holds whole files: symbols and notes are cached below
+def _elf(path: str) -> ElfFile | None:
+    """The ELF file at `path`; None when it is unreadable, not ELF, or too
+    malformed to read: such a file has no symbols and no notes."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+        return ElfFile.read(path)
+    except ElfError:
         return None
-    if len(data) < _ELF_HEADER.size or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        return None
-    header = _ELF_HEADER.unpack_from(data)
-    section_offset, section_count, names_index = header[6], header[12], header[13]
-    raw = [_SECTION_HEADER.unpack_from(data, section_offset + i * _SECTION_HEADER.size) for i in range(section_count)]
-    if not raw or names_index >= len(raw):
-        return None
-    names_offset = raw[names_index][4]
-    sections = [
-        Section(_c_string(data, names_offset + entry[0]), entry[1], entry[3], entry[4], entry[5], entry[6])
-        for entry in raw
-    ]
-    return data, sections
 
 
-def _c_string(data: bytes, offset: int) -> str:
-    end = data.find(b"\0", offset)
-    return data[offset:end].decode("utf-8", "replace")
+def is_elf(path: str) -> bool:
+    return _elf(path) is not None
 
 
 @functools.lru_cache(maxsize=64)
 def function_symbols(path: str) -> dict[str, int]:
     """Defined function symbols (.symtab and .dynsym) by name, with their
-    addresses; empty when `path` is not a readable ELF file."""
-    elf = _read_elf(path)
+    addresses; empty when `path` is not a readable, well-formed ELF file."""
+    elf = _elf(path)
     if elf is None:
         return {}
-    data, sections = elf
     symbols: dict[str, int] = {}
-    for section in sections:
-        if section.type not in (SHT_SYMTAB, SHT_DYNSYM) or section.link >= len(sections):
-            continue
-        strings = sections[section.link].offset
-        table = memoryview(data)[section.offset:section.offset + section.size]
-        for name_offset, info, _other, section_index, value, _size in _SYMBOL.iter_unpack(table[: len(table) // _SYMBOL.size * _SYMBOL.size]):
-            if info & 0xF in (STT_FUNC, STT_GNU_IFUNC) and section_index != 0 and name_offset:
-                symbols.setdefault(_c_string(data, strings + name_offset), value)
+    try:
+        for table in elf.sections_of_type(SHT_SYMTAB) + elf.sections_of_type(SHT_DYNSYM):
+            for symbol in elf.symbols(table):
+                if symbol.type in (STT_FUNC, STT_GNU_IFUNC) and symbol.section_index != 0 and symbol.name:
+                    symbols.setdefault(symbol.name, symbol.value)
+    except ElfError:
+        return {}
     return symbols
 
 
 @functools.lru_cache(maxsize=64)
 def usdt_notes(path: str) -> tuple[UsdtNote, ...]:
     """The USDT probes in .note.stapsdt, addresses adjusted for prelinking
-    by the .stapsdt.base section as SystemTap defines it."""
-    elf = _read_elf(path)
+    by the .stapsdt.base section as SystemTap defines it; empty when `path`
+    is not a readable, well-formed ELF file."""
+    elf = _elf(path)
     if elf is None:
         return ()
-    data, sections = elf
-    base = next((section.address for section in sections if section.name == ".stapsdt.base"), None)
+    base_section = elf.section(".stapsdt.base")
     notes = []
-    for section in sections:
-        if section.type != SHT_NOTE or section.name != ".note.stapsdt":
-            continue
-        position, end = section.offset, section.offset + section.size
-        while position + 12 <= end:
-            name_size, description_size, note_type = struct.unpack_from("<III", data, position)
-            name_start = position + 12
-            description_start = name_start + (name_size + 3) // 4 * 4
-            position = description_start + (description_size + 3) // 4 * 4
-            if note_type != NT_STAPSDT or data[name_start:name_start + name_size] != b"stapsdt\0":
+    try:
+        for section in elf.sections_of_type(SHT_NOTE):
+            if section.name != ".note.stapsdt":
                 continue
-            address, link_base, semaphore = struct.unpack_from("<QQQ", data, description_start)
-            texts = data[description_start + 24:description_start + description_size].split(b"\0")
-            provider, name, arguments = (text.decode("utf-8", "replace") for text in (texts + [b"", b"", b""])[:3])
-            if base is not None and link_base:
-                address += base - link_base
-            notes.append(UsdtNote(provider, name, address, semaphore, arguments))
+            for note in elf.notes(section):
+                if note.type != NT_STAPSDT or note.name != b"stapsdt\0" or len(note.description) < _STAPSDT_ADDRESSES.size:
+                    continue
+                address, link_base, semaphore = _STAPSDT_ADDRESSES.unpack_from(note.description)
+                texts = note.description[_STAPSDT_ADDRESSES.size:].split(b"\0")
+                provider, name, arguments = (text.decode("utf-8", "replace") for text in (texts + [b"", b"", b""])[:3])
+                if base_section is not None and link_base:
+                    address += base_section.address - link_base
+                notes.append(UsdtNote(provider, name, address, semaphore, arguments))
+    except ElfError:
+        return ()
     return tuple(notes)
 
 
@@ -177,6 +145,7 @@ def resolve_binary(target: str, kind: str) -> str:
         path: str | None = target
     else:
         path = (resolve_library(target) if target.startswith("lib") else None) or shutil.which(target)
-    if path is None or not os.path.isfile(path) or not os.access(path, os.R_OK):
+    # Like bpftrace, a file that is no (well-formed) ELF file is no target.
+    if path is None or not os.path.isfile(path) or not os.access(path, os.R_OK) or not is_elf(path):
         raise ProbeError(f"{kind} target file '{target}' does not exist or is not executable")
     return path

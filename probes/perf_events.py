@@ -69,7 +69,7 @@ class PerfEventProvider(Provider):
         self.event(Spec(self.name, target=event))
         period = 0
         if len(parts) == 2 and parts[1] != "*":
-            period = parse_uint(parts[1])
+            period = parse_uint(parts[1], f"Invalid count for {self.name} probe")
             if period is None:
                 raise ProbeError(f"{self.name} probe can only have an integer count")
         return Spec(self.name, target=event, rate=period)

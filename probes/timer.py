@@ -4,13 +4,15 @@ number of nanoseconds) are the current-bpftrace short forms."""
 
 from __future__ import annotations
 
-from .attach_point import NANOSECONDS_PER_UNIT, argument_count_error, parse_duration_ns, parse_uint
+from auger.compiler.literals import DURATION_NANOSECONDS
+
+from .attach_point import argument_count_error, parse_uint
 from .base import ProbeContext, ProbeError, ProbeSpec, Provider
 from .spec import Spec
 
 TIME_UNITS = ("hz", "s", "ms", "us")
-NANOSECONDS_PER_MICROSECOND = NANOSECONDS_PER_UNIT["us"]
-NANOSECONDS_PER_SECOND = NANOSECONDS_PER_UNIT["s"]
+NANOSECONDS_PER_MICROSECOND = DURATION_NANOSECONDS["us"]
+NANOSECONDS_PER_SECOND = DURATION_NANOSECONDS["s"]
 
 
 class TimerProvider(Provider):
@@ -24,7 +26,7 @@ class TimerProvider(Provider):
             raise ProbeError(f"{self.name} probe must have unit of time")
         if unit not in TIME_UNITS:
             raise ProbeError(f"{unit} is not an accepted unit of time", f"valid units: {', '.join(TIME_UNITS)}")
-        rate = parse_uint(rate_text)
+        rate = parse_uint(rate_text, f"Invalid rate of {self.name} probe")
         if rate is None:
             raise ProbeError(f"{self.name} probe must have an integer frequency")
         if rate == 0:
@@ -32,7 +34,8 @@ class TimerProvider(Provider):
         return Spec(self.name, unit=unit, rate=rate)
 
     def _parse_duration(self, text: str) -> ProbeSpec:
-        nanoseconds = parse_duration_ns(text)
+        # A bare number counts nanoseconds; a suffix gives the unit.
+        nanoseconds = parse_uint(text, f"Invalid rate of {self.name} probe")
         if nanoseconds is None:
             raise ProbeError(f"Invalid rate of {self.name} probe: '{text}' is not a valid duration")
         if nanoseconds < NANOSECONDS_PER_MICROSECOND:
@@ -46,7 +49,7 @@ class TimerProvider(Provider):
         if spec.unit == "hz":
             period = NANOSECONDS_PER_SECOND // spec.rate
         else:
-            period = spec.rate * NANOSECONDS_PER_UNIT[spec.unit]
+            period = spec.rate * DURATION_NANOSECONDS[spec.unit]
         return ProbeContext(extra={"period_ns": period})
 
 

@@ -1,5 +1,14 @@
 """The kernel's tracefs: finding (and if need be mounting) it, listing its
-events, and reading an event's format file into field layouts."""
+events, and reading an event's format file into field layouts.
+
+Mounting is a side effect of analysis, on purpose: expanding and typing a
+tracepoint (`args`) needs its format file, and bpftrace likewise mounts
+tracefs when it is not mounted. It happens only when a caller asks for
+something in tracefs (tracepoint expansion and context, kprobe/fentry
+function lists, `-l`), never for programs that use no such probe, and it is
+tried at most once per process: a failed mount (no root, no tracefs in the
+kernel) is not retried on every lookup.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +50,11 @@ def root(mount: bool = True) -> Path | None:
     found = _mounted_tracefs()
     if found is not None or not mount or os.geteuid() != 0:
         return found
+    return _mount_once()
+
+
+@functools.lru_cache(maxsize=1)
+def _mount_once() -> Path | None:
     try:
         subprocess.run(
             ["mount", "-t", "tracefs", "nodev", str(TRACEFS_MOUNTPOINTS[0])],

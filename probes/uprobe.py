@@ -34,7 +34,7 @@ class UprobeProvider(Provider):
             raise ProbeError(f"{self.name} should have a target")
         if not has_wildcard(target):
             target = elf_symbols.resolve_binary(target, self.name)
-        address = parse_uint(location) if "+" not in location else None
+        address = parse_uint(location, "Invalid function/address argument") if "+" not in location else None
         if address is not None:
             if has_wildcard(target):
                 raise ProbeError("Cannot use wildcards with absolute address")

@@ -12,16 +12,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-_ELF_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
-_SECTION_HEADER = struct.Struct("<IIQQQQIIQQ")
-_SYMBOL = struct.Struct("<IBBHQQ")
-_RELOCATION = struct.Struct("<QQ")
+from auger.compiler.elf import EM_BPF, SHF_EXECINSTR, SHT_PROGBITS, SHT_REL, SHT_SYMTAB, STT_FUNC, ElfError, ElfFile
 
-_SHT_PROGBITS = 1
-_SHT_SYMTAB = 2
-_SHT_REL = 9
-_SHF_EXECINSTR = 0x4
-_EM_BPF = 247
 _R_BPF_64_64 = 1  # an LD_IMM64 of a symbol's address
 _LD_IMM64 = 0x18
 _PSEUDO_MAP_FD = 1
@@ -76,65 +68,49 @@ class BpfObject:
 
 
 def read_object(data: bytes) -> BpfObject:
-    if len(data) < _ELF_HEADER.size or data[:4] != b"\x7fELF":
-        raise BpfObjectError("not an ELF object")
-    header = _ELF_HEADER.unpack_from(data)
-    ident, machine = header[0], header[2]
-    if ident[4] != 2 or ident[5] != 1 or machine != _EM_BPF:
-        raise BpfObjectError("not a 64-bit little-endian BPF object")
-    section_offset, entry_size, count, names_index = header[6], header[11], header[12], header[13]
-    sections = [_SECTION_HEADER.unpack_from(data, section_offset + i * entry_size) for i in range(count)]
+    try:
+        return _read_object(ElfFile(data))
+    except ElfError as error:
+        raise BpfObjectError(f"malformed BPF object: {error}") from None
 
-    def contents(index: int) -> bytes:
-        _, _, _, _, offset, size, *_ = sections[index]
-        return data[offset : offset + size]
 
-    section_names = contents(names_index)
-    names = [_c_string(section_names, s[0]) for s in sections]
-
-    symtab_index = next((i for i, s in enumerate(sections) if s[1] == _SHT_SYMTAB), None)
-    if symtab_index is None:
+def _read_object(elf: ElfFile) -> BpfObject:
+    if elf.machine != EM_BPF:
+        raise BpfObjectError("not a BPF object")
+    symbol_tables = elf.sections_of_type(SHT_SYMTAB)
+    if not symbol_tables:
         raise BpfObjectError("object has no symbol table")
-    symbol_strings = contents(sections[symtab_index][6])
-    symbol_data = contents(symtab_index)
-    symbols = [
-        _SYMBOL.unpack_from(symbol_data, at) for at in range(0, len(symbol_data), _SYMBOL.size)
-    ]
-
-    maps_index = names.index(".maps") if ".maps" in names else None
-    map_names = tuple(
-        _c_string(symbol_strings, s[0]) for s in symbols if maps_index is not None and s[3] == maps_index
-    )
+    symbols = elf.symbols(symbol_tables[0])
+    maps = elf.section(".maps")
+    maps_index = maps.index if maps is not None else None
+    map_names = tuple(symbol.name for symbol in symbols if maps_index is not None and symbol.section_index == maps_index)
 
     relocations: dict[int, list[MapReference]] = {}
-    for index, section in enumerate(sections):
-        if section[1] != _SHT_REL:
-            continue
-        target = section[7]
-        if not sections[target][2] & _SHF_EXECINSTR:
+    for section in elf.sections_of_type(SHT_REL):
+        if section.info >= len(elf.sections):
+            raise BpfObjectError(f"relocations {section.name} apply to a missing section")
+        target = elf.sections[section.info]
+        if not target.flags & SHF_EXECINSTR:
             continue  # debug and unwind tables
-        rel_data = contents(index)
-        for at in range(0, len(rel_data), _RELOCATION.size):
-            offset, info = _RELOCATION.unpack_from(rel_data, at)
-            symbol = symbols[info >> 32]
-            name = _c_string(symbol_strings, symbol[0])
-            if info & 0xFFFFFFFF != _R_BPF_64_64 or symbol[3] != maps_index:
-                raise BpfObjectError(f"unsupported relocation against {name or '?'} in {names[target]}")
-            if contents(target)[offset] != _LD_IMM64:
-                raise BpfObjectError(f"relocation of {name} is not at a 64-bit load")
-            relocations.setdefault(target, []).append(MapReference(offset // INSTRUCTION_SIZE, name))
+        code = elf.contents(target)
+        for relocation in elf.relocations(section):
+            if relocation.symbol_index >= len(symbols):
+                raise BpfObjectError(f"relocation in {target.name} against a missing symbol")
+            symbol = symbols[relocation.symbol_index]
+            if relocation.type != _R_BPF_64_64 or symbol.section_index != maps_index:
+                raise BpfObjectError(f"unsupported relocation against {symbol.name or '?'} in {target.name}")
+            if relocation.offset >= len(code) or code[relocation.offset] != _LD_IMM64:
+                raise BpfObjectError(f"relocation of {symbol.name} is not at a 64-bit load")
+            reference = MapReference(relocation.offset // INSTRUCTION_SIZE, symbol.name)
+            relocations.setdefault(target.index, []).append(reference)
 
-    functions = {
-        s[3]: _c_string(symbol_strings, s[0]) for s in symbols if s[1] & 0xF == 2  # STT_FUNC
-    }
+    functions = {symbol.section_index: symbol.name for symbol in symbols if symbol.type == STT_FUNC}
     programs = tuple(
-        ProgramSection(names[i], functions.get(i, names[i]), contents(i), tuple(relocations.get(i, ())))
-        for i, s in enumerate(sections)
-        if s[1] == _SHT_PROGBITS and s[2] & _SHF_EXECINSTR and s[5] > 0
-    )
+        ProgramSection(
+            section.name, functions.get(section.index, section.name), elf.contents(section),
+            tuple(relocations.get(section.index, ())),
+        )
+        for section in elf.sections_of_type(SHT_PROGBITS)
+        if section.flags & SHF_EXECINSTR and section.size > 0
+    )  # fmt: skip
     return BpfObject(programs, map_names)
-
-
-def _c_string(table: bytes, offset: int) -> str:
-    end = table.index(b"\0", offset)
-    return table[offset:end].decode("utf-8", "replace")

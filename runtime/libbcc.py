@@ -3,8 +3,9 @@
 Everything goes through bcc's runtime library libbcc_bpf.so.0 (package
 libbpfcc) with ctypes, plus the raw bpf() syscall for the two commands that
 library does not export (BPF_PROG_TEST_RUN, BPF_ENABLE_STATS). The library is
-loaded on first use, never at import. A `Kernel` owns every fd it hands out
-and closes them all on `close()`; see docs/kernel-bindings.md.
+loaded on first use, never at import. This module holds the C declarations,
+the calls and the kernel's constants; runtime/kernel.py builds the objects
+(`Kernel`, `Map`, `Program`, ...) on top. See docs/kernel-bindings.md.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import ctypes
 import enum
 import errno as errnos
 import functools
-import itertools
 import os
 import platform
 import sys
-from typing import Callable, Iterator, Sequence
 
 LIBRARY = "libbcc_bpf.so.0"
 
@@ -82,29 +81,29 @@ def _library() -> ctypes.CDLL:
 
 
 # bcc functions return -errno (libbpf 1.x style) or -1 with errno set; both mean failure.
-def _call(name: str, *args):
+def call(name: str, *args) -> tuple:
     ctypes.set_errno(0)
     result = getattr(_library(), name)(*args)
     return result, (ctypes.get_errno() or (-result if isinstance(result, int) and result < -1 else 0))
 
 
-_ENOTSUPP = 524  # the kernel-internal "not supported" that bpf() leaks to userspace
+ENOTSUPP = 524  # the kernel-internal "not supported" that bpf() leaks to userspace
 
 
-def _failure(what: str, error: int, **extra) -> BpfError:
-    reason = {0: "failed", _ENOTSUPP: "not supported"}.get(error) or os.strerror(error)
+def failure(what: str, error: int, **extra) -> BpfError:
+    reason = {0: "failed", ENOTSUPP: "not supported"}.get(error) or os.strerror(error)
     return BpfError(f"{what}: {reason}", error, **extra)
 
 
-def _quiet_call(name: str, *args) -> tuple[int, int, str]:
-    """_call for bcc functions that report failures by printing to stderr:
+def quiet_call(name: str, *args) -> tuple[int, int, str]:
+    """call for bcc functions that report failures by printing to stderr:
     our errors say it better, so the text goes to BpfError.detail instead.
     This swaps fd 2 for the whole process for the duration of the call."""
     sys.stderr.flush()
     saved, sink = os.dup(2), os.memfd_create("auger-bcc-stderr")
     os.dup2(sink, 2)
     try:
-        result, error = _call(name, *args)
+        result, error = call(name, *args)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -116,13 +115,13 @@ def _quiet_call(name: str, *args) -> tuple[int, int, str]:
 # --- the raw bpf() syscall, for what libbcc_bpf does not export -------------
 
 _BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351}
-_BPF_PROG_TEST_RUN = 10
-_BPF_ENABLE_STATS = 32
-_BPF_F_TEST_RUN_ON_CPU = 1
-_BPF_STATS_RUN_TIME = 0
+BPF_PROG_TEST_RUN = 10
+BPF_ENABLE_STATS = 32
+BPF_F_TEST_RUN_ON_CPU = 1
+BPF_STATS_RUN_TIME = 0
 
 
-def _bpf_syscall(command: int, attr: ctypes.Structure) -> int:
+def bpf_syscall(command: int, attr: ctypes.Structure) -> int:
     number = _BPF_SYSCALL.get(platform.machine())
     if number is None:
         raise BpfError(f"no bpf() syscall number known for {platform.machine()}", errnos.ENOSYS)
@@ -140,7 +139,7 @@ def _libc() -> ctypes.CDLL:
     return libc
 
 
-class _TestRunAttr(ctypes.Structure):
+class TestRunAttr(ctypes.Structure):
     # union bpf_attr, the `test` member used by BPF_PROG_TEST_RUN
     _fields_ = [
         ("prog_fd", c_u32), ("retval", c_u32), ("data_size_in", c_u32), ("data_size_out", c_u32),
@@ -150,11 +149,11 @@ class _TestRunAttr(ctypes.Structure):
     ]  # fmt: skip
 
 
-class _EnableStatsAttr(ctypes.Structure):
+class EnableStatsAttr(ctypes.Structure):
     _fields_ = [("type", c_u32)]
 
 
-class _ProgInfo(ctypes.Structure):
+class BpfProgInfo(ctypes.Structure):
     # struct bpf_prog_info (include/uapi/linux/bpf.h) up to attach_btf_id; the
     # kernel fills min(our size, its size).
     _fields_ = [
@@ -174,7 +173,7 @@ class _ProgInfo(ctypes.Structure):
     ]  # fmt: skip
 
 
-class _MapInfo(ctypes.Structure):
+class BpfMapInfo(ctypes.Structure):
     # struct bpf_map_info, the fields we read
     _fields_ = [
         ("type", c_u32), ("id", c_u32), ("key_size", c_u32), ("value_size", c_u32),
@@ -209,500 +208,4 @@ HardwareEvent = enum.IntEnum(
     start=0,
 )
 
-_BPF_PROBE_ENTRY, _BPF_PROBE_RETURN = 0, 1
-_TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
-
-
-# --- system facts -------------------------------------------------------------
-
-
-def _cpu_list(path: str) -> list[int]:
-    with open(path) as file:
-        text = file.read().strip()
-    cpus: list[int] = []
-    for part in filter(None, text.split(",")):
-        first, _, last = part.partition("-")
-        cpus.extend(range(int(first), int(last or first) + 1))
-    return cpus
-
-
-@functools.cache
-def possible_cpu_count() -> int:
-    """Per-CPU map values hold one slot for each possible CPU."""
-    return len(_cpu_list("/sys/devices/system/cpu/possible"))
-
-
-def online_cpus() -> list[int]:
-    return _cpu_list("/sys/devices/system/cpu/online")
-
-
-def kprobes_available() -> bool:
-    return os.path.isdir("/sys/bus/event_source/devices/kprobe") or any(
-        os.path.exists(f"{root}/kprobe_events") for root in _TRACEFS_ROOTS
-    )
-
-
-def _round_up_8(size: int) -> int:
-    return (size + 7) & ~7
-
-
-# --- owned kernel objects -------------------------------------------------------
-
-
-class KernelObject:
-    """Something that holds one fd; close() releases it (idempotent)."""
-
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    @property
-    def closed(self) -> bool:
-        return self.fd < 0
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            fd, self.fd = self.fd, -1
-            self._release(fd)
-
-    def _release(self, fd: int) -> None:
-        os.close(fd)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-class ProgramInfo:
-    def __init__(self, info: _ProgInfo):
-        self.id = info.id
-        self.type = info.type
-        self.name = info.name.decode()
-        self.run_time_ns = info.run_time_ns
-        self.run_cnt = info.run_cnt
-        self.instruction_count = info.xlated_prog_len // 8
-        self.verified_insns = info.verified_insns
-        self.jited_size = info.jited_prog_len
-
-
-class MapInfo:
-    def __init__(self, info: _MapInfo):
-        self.id = info.id
-        self.type = info.type
-        self.name = info.name.decode()
-        self.key_size, self.value_size = info.key_size, info.value_size
-        self.max_entries, self.flags = info.max_entries, info.map_flags
-
-
-def _object_info(fd: int, info: ctypes.Structure, what: str) -> ctypes.Structure:
-    length = c_u32(ctypes.sizeof(info))
-    result, error = _call("bpf_obj_get_info", fd, ctypes.byref(info), ctypes.byref(length))
-    if result < 0:
-        raise _failure(f"reading {what} info", error)
-    return info
-
-
-class Map(KernelObject):
-    """A BPF map. Keys and values are bytes; a per-CPU map's value is a list
-    with one bytes per possible CPU (each `value_size` long)."""
-
-    def __init__(self, fd: int, type: int, name: str, key_size: int, value_size: int, max_entries: int):
-        super().__init__(fd)
-        self.type, self.name = type, name
-        self.key_size, self.value_size, self.max_entries = key_size, value_size, max_entries
-        self.per_cpu = type in PER_CPU_MAP_TYPES
-        # What the kernel copies per element: per-CPU slots are 8-byte aligned.
-        self.value_buffer_size = (
-            _round_up_8(value_size) * possible_cpu_count() if self.per_cpu else value_size
-        )
-
-    def _key(self, key: bytes) -> ctypes.Array:
-        if len(key) != self.key_size:
-            raise ValueError(f"map {self.name}: key is {len(key)} bytes, not {self.key_size}")
-        return ctypes.create_string_buffer(bytes(key), self.key_size or 1)
-
-    def _decode(self, raw: bytes) -> bytes | list[bytes]:
-        if not self.per_cpu:
-            return raw
-        slot = _round_up_8(self.value_size)
-        return [raw[at : at + self.value_size] for at in range(0, len(raw), slot)]
-
-    def _encode(self, value: bytes | Sequence[bytes]) -> ctypes.Array:
-        if self.per_cpu:
-            slots = [value] * possible_cpu_count() if isinstance(value, (bytes, bytearray)) else value
-            slot = _round_up_8(self.value_size)
-            value = b"".join(bytes(v).ljust(slot, b"\0") for v in slots)
-        if len(value) != self.value_buffer_size:
-            raise ValueError(f"map {self.name}: value is {len(value)} bytes, not {self.value_buffer_size}")
-        return ctypes.create_string_buffer(bytes(value), self.value_buffer_size)
-
-    def lookup(self, key: bytes) -> bytes | list[bytes] | None:
-        value = ctypes.create_string_buffer(self.value_buffer_size)
-        result, error = _call("bpf_lookup_elem", self.fd, self._key(key), value)
-        if result < 0:
-            if error == errnos.ENOENT:
-                return None
-            raise _failure(f"looking up in map {self.name}", error)
-        return self._decode(value.raw)
-
-    def update(self, key: bytes, value: bytes | Sequence[bytes], flags: int = UpdateFlag.ANY) -> None:
-        result, error = _call("bpf_update_elem", self.fd, self._key(key), self._encode(value), flags)
-        if result < 0:
-            raise _failure(f"updating map {self.name}", error)
-
-    def delete(self, key: bytes) -> bool:
-        """False when the key was not there."""
-        result, error = _call("bpf_delete_elem", self.fd, self._key(key))
-        if result < 0 and error != errnos.ENOENT:
-            raise _failure(f"deleting from map {self.name}", error)
-        return result >= 0
-
-    def keys(self) -> Iterator[bytes]:
-        """Keys in kernel order. A key deleted meanwhile restarts a hash map's walk."""
-        key = ctypes.create_string_buffer(self.key_size)
-        result, error = _call("bpf_get_first_key", self.fd, key, self.key_size)
-        while result >= 0:
-            yield key.raw
-            next_key = ctypes.create_string_buffer(self.key_size)
-            result, error = _call("bpf_get_next_key", self.fd, key, next_key)
-            key = next_key
-        if error != errnos.ENOENT:
-            raise _failure(f"walking map {self.name}", error)
-
-    def items(self, delete: bool = False) -> list[tuple[bytes, bytes | list[bytes]]]:
-        """Every (key, value), in one batch syscall per chunk where the map
-        supports it (one lookup per key otherwise). With `delete`, the entries
-        are removed as they are read (hash maps only)."""
-        batched = self._batch(delete)
-        if batched is not None:
-            return batched
-        if delete:
-            raise BpfError(f"map {self.name} does not support lookup-and-delete", errnos.EOPNOTSUPP)
-        found = ((key, self.lookup(key)) for key in list(self.keys()))
-        return [(key, value) for key, value in found if value is not None]
-
-    def _batch(self, delete: bool) -> list[tuple[bytes, bytes | list[bytes]]] | None:
-        function = "bpf_lookup_and_delete_batch" if delete else "bpf_lookup_batch"
-        chunk = max(1, min(self.max_entries, 4096))
-        keys = ctypes.create_string_buffer(self.key_size * chunk)
-        values = ctypes.create_string_buffer(self.value_buffer_size * chunk)
-        # The batch position token: a bucket index for hash maps, a key for
-        # arrays; 8 bytes covers both.
-        position, next_position = ctypes.create_string_buffer(8), ctypes.create_string_buffer(8)
-        items: list[tuple[bytes, bytes | list[bytes]]] = []
-        first = True
-        while True:
-            count = c_u32(chunk)
-            result, error = _call(
-                function, self.fd, None if first else position, next_position, keys, values, ctypes.byref(count)
-            )
-            if result < 0 and error != errnos.ENOENT:
-                if first and error in (errnos.EINVAL, errnos.EOPNOTSUPP, _ENOTSUPP):
-                    return None
-                raise _failure(f"reading map {self.name}", error)
-            for index in range(count.value):
-                key = keys.raw[index * self.key_size : (index + 1) * self.key_size]
-                value = values.raw[index * self.value_buffer_size : (index + 1) * self.value_buffer_size]
-                items.append((key, self._decode(value)))
-            if result < 0:  # ENOENT: the walk is complete
-                return items
-            ctypes.memmove(position, next_position, 8)
-            first = False
-
-    def info(self) -> MapInfo:
-        return MapInfo(_object_info(self.fd, _MapInfo(), f"map {self.name}"))
-
-
-class Program(KernelObject):
-    """A loaded program. `log` holds the verifier log when one was asked for."""
-
-    def __init__(self, fd: int, type: int, name: str, log: str):
-        super().__init__(fd)
-        self.type, self.name, self.log = type, name, log
-
-    def test_run(self, context: bytes = b"", cpu: int | None = None) -> int:
-        """Run the program once now (BPF_PROG_TEST_RUN) and return its r0.
-        For a raw_tracepoint program (kernel >= 5.10) `context` is the
-        argument array (u64 each), and `cpu` picks where it runs; without it,
-        it runs on the calling CPU."""
-        buffer = ctypes.create_string_buffer(bytes(context), len(context) or 1)
-        attr = _TestRunAttr(prog_fd=self.fd)
-        if context:
-            attr.ctx_size_in, attr.ctx_in = len(context), ctypes.addressof(buffer)
-        if cpu is not None:
-            attr.flags, attr.cpu = _BPF_F_TEST_RUN_ON_CPU, cpu
-        result = _bpf_syscall(_BPF_PROG_TEST_RUN, attr)
-        if result < 0:
-            raise _failure(f"running program {self.name}", -result)
-        return attr.retval
-
-    def info(self) -> ProgramInfo:
-        return ProgramInfo(_object_info(self.fd, _ProgInfo(), f"program {self.name}"))
-
-
-class Attachment(KernelObject):
-    """A program attached somewhere; closing detaches it. `description`
-    names the attach point for messages."""
-
-    def __init__(self, fd: int, description: str, release: Callable[[int], None] = os.close):
-        super().__init__(fd)
-        self.description = description
-        self._release_fd = release
-
-    def _release(self, fd: int) -> None:
-        self._release_fd(fd)
-
-
-class StatsSwitch(KernelObject):
-    """While open, the kernel counts run_time_ns/run_cnt for every program."""
-
-
-class RingBuffer:
-    """Reads BPF ring buffer maps through bcc (libbpf's ring_buffer). Each
-    callback gets one record as bytes. An exception raised by a callback
-    stops the poll and is re-raised from poll()/drain()."""
-
-    def __init__(self, map: Map, callback: Callable[[bytes], None]):
-        self._callbacks: list = []  # ctypes trampolines must outlive the ring buffer
-        self._error: BaseException | None = None
-        trampoline = self._trampoline(callback)
-        handle, error = _call("bpf_new_ringbuf", map.fd, trampoline, None)
-        if not handle:
-            raise _failure(f"opening ring buffer {map.name}", error)
-        self._handle: int | None = handle
-
-    def _trampoline(self, callback: Callable[[bytes], None]):
-        def sample(_context, data, size):
-            try:
-                callback(ctypes.string_at(data, size))
-                return 0
-            except BaseException as error:  # noqa: BLE001 - carried across the C frames
-                self._error = error
-                return -1
-
-        trampoline = RING_BUFFER_SAMPLE_FN(sample)
-        self._callbacks.append(trampoline)
-        return trampoline
-
-    def add(self, map: Map, callback: Callable[[bytes], None]) -> None:
-        result, error = _call("bpf_add_ringbuf", self._live(), map.fd, self._trampoline(callback), None)
-        if result < 0:
-            raise _failure(f"adding ring buffer {map.name}", error)
-
-    def poll(self, timeout_ms: int) -> int:
-        """Wait up to `timeout_ms` (-1: forever) for records; returns how many were handled."""
-        return self._finish(*_call("bpf_poll_ringbuf", self._live(), timeout_ms))
-
-    def drain(self) -> int:
-        """Handle every record already there, without waiting."""
-        return self._finish(*_call("bpf_consume_ringbuf", self._live()))
-
-    def _finish(self, result: int, error: int) -> int:
-        if self._error is not None:
-            raised, self._error = self._error, None
-            raise raised
-        if result < 0:
-            if error == errnos.EINTR:
-                return 0  # a signal: let Python run its handler
-            raise _failure("reading ring buffer", error or -result)
-        return result
-
-    def _live(self) -> int:
-        if self._handle is None:
-            raise BpfError("ring buffer is closed", errnos.EBADF)
-        return self._handle
-
-    def close(self) -> None:
-        if self._handle is not None:
-            _library().bpf_free_ringbuf(self._handle)
-            self._handle = None
-            self._callbacks.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-def _close_perf_event(fd: int) -> None:
-    # Disables the event before closing, so the program stops at once.
-    _quiet_call("bpf_close_perf_event_fd", fd)
-
-
-_probe_event_numbers = itertools.count()
-_NO_PMU_ERRORS = (errnos.ENOENT, errnos.EOPNOTSUPP, errnos.ENODEV)
-
-
-class Kernel:
-    """Owns every map, program, attachment and ring buffer it creates;
-    close() (or leaving a `with` block) releases all of them, newest first.
-    Callers may close single objects earlier, but must never os.close() an
-    fd taken from one. `program` arguments take a Program or a raw fd."""
-
-    def __init__(self) -> None:
-        self._owned: list[KernelObject | RingBuffer] = []
-
-    def _own(self, owned):
-        self._owned.append(owned)
-        return owned
-
-    def close(self) -> None:
-        owned, self._owned = self._owned, []
-        failures = []
-        for item in reversed(owned):
-            try:
-                item.close()
-            except (OSError, BpfError) as error:
-                failures.append(error)
-        if failures:
-            raise failures[0]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    # --- maps and programs ---
-
-    def create_map(
-        self, type: int, key_size: int, value_size: int, max_entries: int, name: str = "", flags: int = 0
-    ) -> Map:
-        """For MapType.RINGBUF, key and value size are 0 and max_entries is the
-        size in bytes (a power of two, a multiple of the page size)."""
-        result, error, detail = _quiet_call(
-            "bcc_create_map", type, name.encode(), key_size, value_size, max_entries, flags
-        )
-        if result < 0:
-            kind = MapType(type).name if type in MapType._value2member_map_ else str(type)
-            shape = f"{kind}, key {key_size}, value {value_size}, {max_entries} entries"
-            raise _failure(f"creating map {name or '?'} ({shape})", error, detail=detail)
-        return self._own(Map(result, type, name, key_size, value_size, max_entries))
-
-    def load_program(
-        self, type: int, code: bytes, name: str = "", license: str = "GPL",
-        kernel_version: int = 0, log_level: int = 0, log_size: int = 1 << 20,
-    ) -> Program:  # fmt: skip
-        """Load instructions (8 bytes each). On rejection the BpfError carries
-        the verifier log (bcc reloads with log_level 1 to get it); with
-        log_level > 0 the log is kept on the Program too. A name is at most
-        15 characters of [A-Za-z0-9_.] and must not start with bcc's magic
-        prefixes (kprobe__, tracepoint__, kfunc__, ...)."""
-        if len(code) % 8 or not code:
-            raise BpfError(f"loading program {name}: code is {len(code)} bytes, not a multiple of 8", errnos.EINVAL)
-        while True:
-            log = ctypes.create_string_buffer(log_size)
-            result, error, detail = _quiet_call(
-                "bcc_prog_load", type, name.encode(), code, len(code),  # the length is in BYTES
-                license.encode(), kernel_version, log_level, log, log_size,
-            )  # fmt: skip
-            # A log that did not fit fails the load with ENOSPC whatever the
-            # verdict; since 6.4 the buffer keeps the log's end, older kernels its start.
-            if result < 0 and error == errnos.ENOSPC and log_size < 1 << 28:
-                log_size *= 8
-                continue
-            text = log.value.decode("utf-8", "replace")
-            if result < 0:
-                what = f"the verifier rejected program {name}" if text else f"loading program {name}"
-                raise _failure(what, error, log=text, detail=detail)
-            return self._own(Program(result, type, name, text if log_level else ""))
-
-    # --- attaching ---
-
-    def _attach(self, description: str, function: str, *args, release=_close_perf_event) -> Attachment:
-        result, error, detail = _quiet_call(function, *args)
-        if result < 0:
-            raise _failure(f"attaching {description}", error, detail=detail)
-        return self._own(Attachment(result, description, release))
-
-    def attach_tracepoint(self, program: Program | int, category: str, name: str) -> Attachment:
-        """A perf event on the tracepoint (no tracefs state is created)."""
-        if not any(os.path.exists(f"{root}/events/{category}/{name}/id") for root in _TRACEFS_ROOTS):
-            if not any(os.path.isdir(f"{root}/events") for root in _TRACEFS_ROOTS):
-                message = "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)"
-                raise BpfError(message, errnos.ENOENT)
-            raise BpfError(f"tracepoint {category}:{name} does not exist", errnos.ENOENT)
-        description, tracepoint = f"tracepoint {category}:{name}", (category.encode(), name.encode())
-        return self._attach(description, "bpf_attach_tracepoint", _fd_of(program), *tracepoint)
-
-    def attach_raw_tracepoint(self, program: Program | int, name: str) -> Attachment:
-        description = f"raw tracepoint {name}"
-        return self._attach(description, "bpf_attach_raw_tracepoint", _fd_of(program), name.encode(), release=os.close)
-
-    def attach_perf_event(
-        self, program: Program | int, type: int, config: int, *,
-        period: int = 0, frequency: int = 0, pid: int = -1, cpu: int = 0, group_fd: int = -1,
-    ) -> Attachment:  # fmt: skip
-        """Exactly one of `period` (events per sample) and `frequency` (Hz)
-        is set. pid -1 with a cpu watches that CPU; profile needs one per CPU."""
-        if (period > 0) == (frequency > 0):
-            raise BpfError("a perf event needs exactly one of period and frequency", errnos.EINVAL)
-        rate, target = (period, frequency), (pid, cpu, group_fd)
-        try:
-            return self._attach(
-                f"perf event {type}:{config} on cpu {cpu}", "bpf_attach_perf_event", _fd_of(program), type, config, *rate, *target
-            )  # fmt: skip
-        except BpfError as error:
-            if type not in (PerfType.HARDWARE, PerfType.HW_CACHE) or error.errno not in _NO_PMU_ERRORS:
-                raise
-            message = f"hardware perf events are not available: this machine has no hardware PMU ({error})"
-            raise BpfError(message, error.errno, detail=error.detail) from None
-
-    def attach_uprobe(
-        self, program: Program | int, path: str, offset: int, *,
-        retprobe: bool = False, pid: int = -1, ref_ctr_offset: int = 0,
-    ) -> Attachment:  # fmt: skip
-        """`offset` is the file offset in `path`; `ref_ctr_offset` the file
-        offset of a USDT semaphore (the kernel counts it up while attached)."""
-        description = f"{'uretprobe' if retprobe else 'uprobe'} {path}:{offset:#x}"
-        probe = ("bpf_attach_uprobe", "bpf_detach_uprobe", path, offset, pid, ref_ctr_offset)
-        return self._attach_probe(description, program, retprobe, *probe)
-
-    def attach_kprobe(self, program: Program | int, function: str, offset: int = 0, *, retprobe: bool = False) -> Attachment:
-        if not kprobes_available():
-            raise BpfError("this kernel has no kprobes (CONFIG_KPROBES)", errnos.EOPNOTSUPP)
-        description = f"{'kretprobe' if retprobe else 'kprobe'} {function}+{offset}"
-        maxactive = 0  # 0 lets bcc use the kprobe PMU; >0 forces tracefs kprobe_events
-        probe = ("bpf_attach_kprobe", "bpf_detach_kprobe", function, offset, maxactive)
-        return self._attach_probe(description, program, retprobe, *probe)
-
-    def _attach_probe(self, description, program, retprobe, attach, detach, target, offset, *rest) -> Attachment:
-        event = f"auger_{next(_probe_event_numbers)}".encode()
-
-        # bcc creates the probe with perf_event_open on the [uk]probe PMU and
-        # falls back to a tracefs [uk]probe_events entry named after `event`
-        # when that fails; detaching removes such an entry (a no-op otherwise),
-        # also after a failed attach, which bcc leaves behind.
-        def release(fd: int) -> None:
-            _close_perf_event(fd)
-            _quiet_call(detach, event)
-
-        direction = _BPF_PROBE_RETURN if retprobe else _BPF_PROBE_ENTRY
-        try:
-            return self._attach(
-                description, attach, _fd_of(program), direction, event, target.encode(), offset, *rest, release=release
-            )  # fmt: skip
-        except BpfError:
-            _quiet_call(detach, event)
-            raise
-
-    # --- events and statistics ---
-
-    def open_ring_buffer(self, map: Map, callback: Callable[[bytes], None]) -> RingBuffer:
-        """More ring buffer maps can join with RingBuffer.add()."""
-        return self._own(RingBuffer(map, callback))
-
-    def enable_stats(self) -> StatsSwitch:
-        """Count run_time_ns/run_cnt for all programs while the switch is open
-        (BPF_ENABLE_STATS, kernel >= 5.8; kernel.bpf_stats_enabled does the
-        same system-wide)."""
-        result = _bpf_syscall(_BPF_ENABLE_STATS, _EnableStatsAttr(type=_BPF_STATS_RUN_TIME))
-        if result < 0:
-            raise _failure("enabling BPF run-time statistics", -result)
-        return self._own(StatsSwitch(result))
-
-
-def _fd_of(program: Program | int) -> int:
-    return program if isinstance(program, int) else program.fd
+BPF_PROBE_ENTRY, BPF_PROBE_RETURN = 0, 1

@@ -13,7 +13,8 @@ from auger.compiler.codegen.module import CompiledProbe, CompiledProgram
 from auger.compiler.resources import MapPlan
 
 from .bpf_object import read_object
-from .libbcc import BpfError, Kernel, Map, MapType, Program, ProgType
+from .kernel import Kernel, Map, Program
+from .libbcc import BpfError, MapType, ProgType
 
 LOG_LINES_SHOWN = 20
 

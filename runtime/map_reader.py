@@ -11,7 +11,7 @@ from auger.compiler.types import AggregateType, BoolType, TupleType, Type
 
 from .format import values
 from .format.percpu import combine_sum, wrap64
-from .libbcc import Map
+from .kernel import Map
 
 _WORD = struct.Struct("<Q")
 

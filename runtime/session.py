@@ -19,7 +19,8 @@ from auger.compiler.semantic import Analysis
 
 from .events import EventDecoder
 from .format.text import format_maps_at_exit
-from .libbcc import BpfError, Kernel
+from .kernel import Kernel
+from .libbcc import BpfError
 from .loader import LoadError, load
 from .map_reader import read_map
 

@@ -99,17 +99,23 @@ def test_listing_matches_bpftrace(tracing):
 MOUNT_TEST = """
 import subprocess
 from auger.probes import tracefs
-from auger.probes.registry import list_probes
+from auger.probes.registry import expand, list_probes, parse_attach_point
 for mountpoint in reversed(tracefs.TRACEFS_MOUNTPOINTS):
     subprocess.run(["umount", str(mountpoint)], capture_output=True)
 assert tracefs.root(mount=False) is None, "still mounted"
+for text in ("BEGIN", "interval:s:1", "uprobe:/bin/bash:readline", "software:faults"):
+    expand(parse_attach_point(text))
+assert tracefs.root(mount=False) is None, "mounted for a probe that does not need tracefs"
 assert "tracepoint:sched:sched_switch" in list(list_probes("tracepoint:sched:sched_switch"))
 assert tracefs.root(mount=False) == tracefs.TRACEFS_MOUNTPOINTS[0], "not mounted"
+expand(parse_attach_point("tracepoint:sched:sched_wakeup"))
+assert tracefs._mount_once.cache_info().misses == 1, "mounted more than once"
 print("ok")
 """
 
 
-def test_listing_mounts_tracefs(tracing):
+def test_tracefs_is_mounted_on_demand_once(tracing):
+    # Listing a tracepoint mounts it; probes that do not need it do not.
     # In a private mount namespace, so that unmounting tracefs does not
     # disturb anything else tracing on this machine.
     try:

@@ -1,4 +1,5 @@
-"""The kernel bindings against the real kernel, with hand-assembled programs."""
+"""The kernel bindings (libbcc.py and the objects of kernel.py) against the
+real kernel, with hand-assembled programs."""
 
 import errno
 import os
@@ -10,8 +11,11 @@ import time
 
 import pytest
 
+from auger.probes import tracefs
+from auger.probes.kernel_functions import kprobes_supported
 from auger.runtime import libbcc
-from auger.runtime.libbcc import BpfError, Kernel, MapType, PerfType, ProgType
+from auger.runtime.kernel import Kernel, online_cpus, possible_cpu_count
+from auger.runtime.libbcc import BpfError, MapType, PerfType, ProgType
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for bpf()")
 
@@ -119,7 +123,7 @@ def u64(n):
 
 
 def test_import_loads_no_library():
-    probe = "import auger.runtime.libbcc; print('libbcc_bpf' in open('/proc/self/maps').read())"
+    probe = "import auger.runtime.kernel; print('libbcc_bpf' in open('/proc/self/maps').read())"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout == "False\n"
 
 
@@ -194,16 +198,16 @@ def test_bad_map_shape_is_a_readable_error(kernel):
 def test_per_cpu_map_reads_one_value_per_cpu(kernel):
     per_cpu = counter(kernel, MapType.PERCPU_ARRAY)
     program = kernel.load_program(ProgType.RAW_TRACEPOINT, count_program(per_cpu.fd), name="auger_percpu")
-    cpus = libbcc.online_cpus()
+    cpus = online_cpus()
     for cpu in cpus:
         for _ in range(cpu + 1):
             program.test_run(cpu=cpu)
     values = per_cpu.lookup(b"\0\0\0\0")
-    assert len(values) == libbcc.possible_cpu_count()
+    assert len(values) == possible_cpu_count()
     assert [struct.unpack("<Q", values[cpu])[0] for cpu in cpus] == [cpu + 1 for cpu in cpus]
     assert count_of(per_cpu) == sum(cpu + 1 for cpu in cpus)
     per_cpu.update(b"\0\0\0\0", u64(5))  # one value for every CPU
-    assert count_of(per_cpu) == 5 * libbcc.possible_cpu_count()
+    assert count_of(per_cpu) == 5 * possible_cpu_count()
 
 
 def test_test_run_of_a_tracepoint_program_is_not_supported(kernel):
@@ -287,7 +291,7 @@ def test_raw_tracepoint_fires(kernel):
 def test_perf_event_cpu_clock_fires(kernel):
     counts = counter(kernel)
     program = kernel.load_program(ProgType.PERF_EVENT, count_program(counts.fd), name="auger_profile")
-    for cpu in libbcc.online_cpus():
+    for cpu in online_cpus():
         kernel.attach_perf_event(
             program, PerfType.SOFTWARE, libbcc.SoftwareEvent.CPU_CLOCK, frequency=1000, cpu=cpu
         )
@@ -314,7 +318,7 @@ def test_hardware_event_without_pmu_is_a_clear_error(kernel):
 
 
 def test_kprobe_without_kprobes_is_a_clear_error(kernel):
-    if libbcc.kprobes_available():
+    if kprobes_supported():
         pytest.skip("this kernel has kprobes")
     program = kernel.load_program(ProgType.KPROBE, RETURN_0)
     with pytest.raises(BpfError, match=r"this kernel has no kprobes \(CONFIG_KPROBES\)"):
@@ -361,7 +365,7 @@ def test_uprobe_on_missing_binary_is_an_error_and_leaves_nothing(kernel):
     program = kernel.load_program(ProgType.KPROBE, RETURN_0)
     with pytest.raises(BpfError, match="attaching uprobe /nonexistent/auger:0x10"):
         kernel.attach_uprobe(program, "/nonexistent/auger", 0x10)
-    for root in libbcc._TRACEFS_ROOTS:
+    for root in tracefs.TRACEFS_MOUNTPOINTS:
         if os.path.exists(f"{root}/uprobe_events"):
             assert "auger_" not in open(f"{root}/uprobe_events").read()
 

@@ -61,8 +61,9 @@ class ScriptTypes:
         self._source = TypeSourceChain((self, fallback) if fallback is not None else (self,))
         for definition in definitions:
             self._add(definition)
-        # Lay out everything now, so every problem is found and reported at once.
-        for kind, name in self._records:
+        # Lay out everything now, so every problem is found and reported at
+        # once; dependencies first, so no chain of by-value members recurses.
+        for kind, name in self._layout_order():
             self.fields(RecordType(kind, name, self._measure((kind, name))[0]))
         for name in self._typedefs:
             self.typedef(name)
@@ -73,17 +74,61 @@ class ScriptTypes:
 
     def _add(self, definition: ast.CDefinition) -> None:
         if isinstance(definition, ast.CRecord):
-            key = (definition.kind, definition.name)
-            if key in self._records:
-                self._report(error(f'Redefinition of "{definition.kind} {definition.name}"',
-                                   definition.span))
-            self._records.setdefault(key, definition)
+            self._add_record(definition)
         elif isinstance(definition, ast.CTypedef):
             if definition.name in self._typedefs:
                 self._report(error(f'Redefinition of typedef "{definition.name}"', definition.span))
             self._typedefs.setdefault(definition.name, definition)
         else:
             self._add_enum(definition)
+
+    def _add_record(self, definition: ast.CRecord) -> None:
+        key = (definition.kind, definition.name)
+        if key in self._records:
+            self._report(error(f'Redefinition of "{definition.kind} {definition.name}"',
+                               definition.span))
+            return
+        self._records[key] = definition
+        seen = set()
+        for member in definition.fields:
+            if member.name in seen:
+                self._report(error(f'Duplicate member "{member.name}" in '
+                                   f'"{definition.kind} {definition.name}"', member.span))
+            seen.add(member.name)
+
+    def _layout_order(self) -> list[tuple[str, str]]:
+        """Every script record after the script records it holds by value
+        (a depth-first post-order, without recursion)."""
+        order, done = [], set()
+        for root in self._records:
+            stack = [(root, iter(self._by_value_records(root)))]
+            done.add(root)
+            while stack:
+                key, dependencies = stack[-1]
+                dependency = next(dependencies, None)
+                if dependency is None:
+                    stack.pop()
+                    order.append(key)
+                elif dependency not in done:
+                    done.add(dependency)
+                    stack.append((dependency, iter(self._by_value_records(dependency))))
+        return order
+
+    def _by_value_records(self, key: tuple[str, str]) -> list[tuple[str, str]]:
+        found = []
+        for member in self._records[key].fields:
+            name, seen = member.type.name, set()
+            if member.type.pointer_depth:
+                continue
+            while name in self._typedefs and name not in seen:
+                seen.add(name)
+                if self._typedefs[name].type.pointer_depth:
+                    break
+                name = self._typedefs[name].type.name
+            kind, _, record_name = name.partition(" ")
+            if (kind, record_name) in self._records:
+                found.append((kind, record_name))
+        return found
 
     def _add_enum(self, definition: ast.CEnum) -> None:
         values, value = [], -1
@@ -239,6 +284,7 @@ def script_type_source(definitions: Iterable[ast.CDefinition],
 
 # ---------------------------------------------------------------- #define
 
+_MIN_INT64, _MAX_UINT64 = -(1 << 63), (1 << 64) - 1
 _INTEGER_SUFFIX = re.compile(r"\b(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\b")
 _OCTAL = re.compile(r"\b0([0-7]+)\b")
 _COMMENT = re.compile(r"/\*.*?\*/|//.*")
@@ -246,13 +292,16 @@ _DEFINE = re.compile(r"([A-Za-z_]\w*)\s+(.+)")
 
 
 def define_constants(directives: Iterable[ast.Preprocessor],
-                     include: Callable[[str], Mapping[str, int]] = lambda text: {}) -> dict[str, int]:
+                     include: Callable[[str], Mapping[str, int]] = lambda text: {},
+                     report: Callable[[Diagnostic], None] = lambda diagnostic: None,
+                     ) -> dict[str, int]:
     """`#define NAME <integer expression>` -> {NAME: value}. An expression may
     use integer literals (C suffixes and octal allowed), earlier constants,
     parentheses, and unary/binary C integer operators. Anything else
     (function-like macros, strings, unknown names) is skipped, as a C
     compiler would only complain where the name is used. `include` gives the
-    constants an `#include` brings in, from the text after the directive."""
+    constants an `#include` brings in, from the text after the directive.
+    A value no 64-bit integer holds is an error, given to `report`."""
     constants: dict[str, int] = {}
     for directive in directives:
         if directive.directive == "include":
@@ -264,7 +313,10 @@ def define_constants(directives: Iterable[ast.Preprocessor],
         if match is None:
             continue
         value = evaluate_integer(match.group(2), constants)
-        if value is not None:
+        if value is not None and not _MIN_INT64 <= value <= _MAX_UINT64:
+            report(error(f"the value of {match.group(1)} ({value}) does not fit in 64 bits",
+                         directive.span))
+        elif value is not None:
             constants[match.group(1)] = value
     return constants
 
@@ -279,7 +331,8 @@ def evaluate_integer(text: str, constants: dict[str, int]) -> int | None:
     try:
         tree = python_ast.parse(text, mode="eval")
         return _fold(tree.body, constants)
-    except (SyntaxError, ValueError, ZeroDivisionError, _NotConstant):
+    except (SyntaxError, ValueError, ZeroDivisionError, _NotConstant, RecursionError, MemoryError):
+        # RecursionError/MemoryError: nested too deeply for Python's parser.
         return None
 
 

@@ -59,7 +59,7 @@ def decode_integer(text: str) -> int:
             mantissa = _digits_value(digits, 10, text)
             if mantissa and exponent > 20:
                 raise LiteralError(f"integer literal '{text}' does not fit in 64 bits")
-            value = mantissa * 10**exponent
+            value = mantissa * 10**exponent if mantissa else 0
         elif len(digits) > 1 and digits.startswith("0"):
             if any(d in "89" for d in digits):
                 raise LiteralError(f"invalid octal literal '{text}'")
@@ -116,7 +116,7 @@ def decode_string(body: str) -> str:
     def replace(match: re.Match) -> str:
         hex_digits, octal_digits, other = match.groups()
         if hex_digits is not None:
-            return chr(int(hex_digits, 16))
+            return _byte(int(hex_digits, 16))
         if octal_digits is not None:
             value = int(octal_digits, 8)
             if value > 0xFF:
@@ -125,7 +125,7 @@ def decode_string(body: str) -> str:
                     match.start(),
                     len(match[0]),
                 )
-            return chr(value)
+            return _byte(value)
         if other in _SIMPLE_ESCAPES:
             return _SIMPLE_ESCAPES[other]
         raise LiteralError(
@@ -133,3 +133,17 @@ def decode_string(body: str) -> str:
         )
 
     return _ESCAPE.sub(replace, body)
+
+
+def _byte(value: int) -> str:
+    """A byte escape as one character of the value. Bytes above 0x7F are not
+    characters but single bytes (as in C), kept as surrogate escapes so that
+    `string_bytes` gives the byte back."""
+    return chr(value) if value < 0x80 else chr(0xDC00 + value)
+
+
+def string_bytes(value: str) -> bytes:
+    """The bytes a string value stands for: UTF-8 text, with `\\x80`-`\\xff`
+    escapes as the single bytes they name. Every encoding of a string
+    literal's value goes through here."""
+    return value.encode("utf-8", "surrogateescape")

@@ -73,6 +73,11 @@ class FormatString:
         return tuple(piece for piece in self.pieces if isinstance(piece, Specifier))
 
 
+# Larger widths and precisions pad one line of output by megabytes (or more
+# than memory holds); no real format needs them.
+MAX_WIDTH = 4096
+
+
 def parse_format(text: str) -> FormatString:
     """Split a format string into text and specifiers. Raises FormatError."""
     pieces: list[str | Specifier] = []
@@ -97,13 +102,18 @@ def parse_format(text: str) -> FormatString:
         if literal:
             pieces.append("".join(literal))
             literal = []
+        width = int(match.group("width")) if match.group("width") else None
         precision = match.group("precision")
+        precision = int(precision) if precision else (0 if precision == "" else None)
+        for name, number in (("width", width), ("precision", precision)):
+            if number is not None and number > MAX_WIDTH:
+                raise FormatError(f"the {name} in {match.group(0)!r} is above the limit of {MAX_WIDTH}")
         pieces.append(
             Specifier(
                 text=match.group(0),
                 flags=match.group("flags"),
-                width=int(match.group("width")) if match.group("width") else None,
-                precision=int(precision) if precision else (0 if precision == "" else None),
+                width=width,
+                precision=precision,
                 length=match.group("length") or "",
                 conversion=conversion,
                 start=percent,

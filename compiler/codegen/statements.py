@@ -5,6 +5,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from auger.compiler import ast
+from auger.compiler.literals import string_bytes
 from auger.compiler.resources import SUPPORTED_AGGREGATES, unsupported
 from auger.compiler.semantic.literals import literal_int
 from auger.compiler.types import IntType
@@ -115,7 +116,7 @@ class ProbeLowering(ExpressionLowering):
         arguments: list[ir.Value | bytes] = []
         for argument in node.args[1:]:
             if isinstance(argument, ast.StringLiteral):
-                arguments.append(argument.value.encode() + b"\0")
+                arguments.append(string_bytes(argument.value) + b"\0")
             else:
                 arguments.append(self.lower(argument))
         emit_event(self.fn, event, arguments)

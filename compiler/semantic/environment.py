@@ -8,6 +8,7 @@ from functools import cached_property
 
 from auger.compiler import ast
 from auger.compiler.btf import kernel_types
+from auger.compiler.diagnostics import Diagnostic
 from auger.compiler.cdefs import define_constants, script_type_source
 from auger.compiler.types import Type, TypeSource
 from auger.probes.base import ProbeContext, ProbeSpec
@@ -29,6 +30,9 @@ class ProgramEnvironment:
     config: dict[str, object]
     reporter: Reporter = field(default_factory=Reporter)
     types: dict[int, Type] = field(default_factory=dict)
+    # Problems in the script's C definitions and #defines, found once when
+    # first needed: `reporter` is replaced every round, so they live here.
+    definition_diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
     def max_strlen(self) -> int:
@@ -46,15 +50,16 @@ class ProgramEnvironment:
         """The script's C definitions chained before kernel BTF, built when a
         check first needs a C type (BTF costs a few ms to open)."""
         source, diagnostics = script_type_source(self.active.c_definitions, kernel_types())
-        for diagnostic in diagnostics:
-            self.reporter.add(diagnostic)
+        self.definition_diagnostics.extend(diagnostics)
         return source
 
     @cached_property
     def defines(self) -> dict[str, int]:
         """Integer macros: those of known included headers, then the script's."""
         return define_constants(
-            self.active.preprocessor, lambda text: HEADER_CONSTANTS.get(header_name(text), {})
+            self.active.preprocessor,
+            lambda text: HEADER_CONSTANTS.get(header_name(text), {}),
+            self.definition_diagnostics.append,
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from auger.compiler import ast
 from auger.compiler.diagnostics import Span, did_you_mean
+from auger.compiler.literals import string_bytes
 from auger.compiler.type_names import resolve_type, unknown_type
 from auger.compiler.types import (
     BOOL,
@@ -84,7 +85,7 @@ class ExpressionChecker:
         return INT64 if -(1 << 63) <= node.value < (1 << 63) else UINT64
 
     def visit_StringLiteral(self, node: ast.StringLiteral) -> Type:
-        return StringType(len(node.value.encode()) + 1)
+        return StringType(len(string_bytes(node.value)) + 1)
 
     def visit_BoolLiteral(self, node: ast.BoolLiteral) -> Type:
         return BOOL

@@ -3,7 +3,7 @@
 import pytest
 
 from auger.compiler.printf_format import (
-    BUFFER, INTEGER, POINTER, STRING, FormatError, Specifier, format_value, parse_format,
+    BUFFER, INTEGER, MAX_WIDTH, POINTER, STRING, FormatError, Specifier, format_value, parse_format,
 )
 
 
@@ -71,3 +71,21 @@ def test_bad_formats(text, message):
 ])
 def test_format_value(text, value, expected):
     assert format_value(specifier(text), value) == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("%99999999999999999999d", "the width in '%99999999999999999999d' is above the limit of 4096"),
+        ("%.99999d", "the precision in '%.99999d' is above the limit of 4096"),
+        ("%999999999999s", "the width in '%999999999999s' is above the limit of 4096"),
+    ],
+)
+def test_huge_width_or_precision_is_rejected(text, message):
+    with pytest.raises(FormatError, match=message):
+        parse_format(text)
+
+
+def test_width_at_the_limit_is_accepted():
+    (spec,) = parse_format(f"%{MAX_WIDTH}.{MAX_WIDTH}d").specifiers
+    assert len(format_value(spec, 1)) == MAX_WIDTH

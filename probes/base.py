@@ -23,6 +23,12 @@ class ProbeError(Exception):
         self.hint = hint
 
 
+class MissingProbe(ProbeError):
+    """A well-formed attach point whose probe this system lacks (a uprobe on a
+    symbol the library does not export, say). bpftrace skips such a probe
+    with a warning, unless `config = { missing_probes = error }` asks otherwise."""
+
+
 @dataclass(frozen=True)
 class ProbeSpec:
     """One parsed attach point.

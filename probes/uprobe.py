@@ -9,7 +9,7 @@ from typing import Iterator
 
 from . import elf_symbols
 from .attach_point import argument_count_error, has_wildcard, matches, parse_uint, split_attach_point, split_function_offset
-from .base import ProbeContext, ProbeError, ProbeSpec, Provider
+from .base import MissingProbe, ProbeContext, ProbeError, ProbeSpec, Provider
 from .kprobe import dynamic_probe_context
 from .spec import Spec
 
@@ -49,7 +49,7 @@ class UprobeProvider(Provider):
             return [spec]
         if not spec.has_wildcard:
             if spec.function not in elf_symbols.function_symbols(spec.target):
-                raise ProbeError(f"Could not resolve symbol: {spec.target}:{spec.function}")
+                raise MissingProbe(f"No matches for uprobe {spec.target}:{spec.function}.")
             return [spec]
         found = [Spec(self.name, target=path, function=function, offset=spec.offset) for path, function in self._matching(spec)]
         if not found:

@@ -30,9 +30,11 @@ from .warnings import check_discarded_values
 
 __all__ = ["analyse", "Analysis", "AnalysisOptions", "ArgsType", "MapInfo", "ProbeAnalysis"]
 
-# Each round can only widen a map's types, and types are finite; programs
-# settle in two or three rounds.
-MAX_ROUNDS = 16
+# Each round can only widen a map's types, and a type widens a few times at
+# most, so a round that changes something settles at least one more map use:
+# a chain `@a0 = @a1; @a1 = @a2; ...` takes one round per link. Hitting the
+# cap means a widening that never settles: a bug, not a user error.
+ROUNDS_PER_MAP_USE = 4
 
 
 def analyse(program: ast.Program, source: SourceFile, options: AnalysisOptions = AnalysisOptions()) -> Analysis:
@@ -43,10 +45,12 @@ def analyse(program: ast.Program, source: SourceFile, options: AnalysisOptions =
     program = substitute_positionals(program, options.positional, reporter)
     config = check_config(program, reporter)
     check_unsafe(program, options.unsafe, reporter)
-    resolved = resolve_probes(program, options.positional, reporter)
+    resolved = resolve_probes(program, options.positional, str(config.get("missing_probes", "warn")), reporter)
 
     env = ProgramEnvironment(program, options, MapTable(program), config)
-    for _ in range(MAX_ROUNDS):
+    _check_definitions(env)
+    map_uses = sum(1 for node in program.walk() if isinstance(node, ast.MapRef))
+    for _ in range(ROUNDS_PER_MAP_USE * (map_uses + 1)):
         env.reporter, env.types = Reporter(), {}
         env.maps.changed = False
         probes = []
@@ -58,7 +62,9 @@ def analyse(program: ast.Program, source: SourceFile, options: AnalysisOptions =
             probes.append(ProbeAnalysis(found.probe, found.specs, found.contexts, variables))
         if not env.maps.changed:
             break
-    for diagnostic in env.reporter.diagnostics:
+    else:
+        raise RuntimeError("internal error: map types did not settle")
+    for diagnostic in (*env.definition_diagnostics, *env.reporter.diagnostics):
         reporter.add(diagnostic)
     maps = _map_infos(env.maps, reporter)
     check_discarded_values(program, env.types, reporter)
@@ -71,6 +77,15 @@ def analyse(program: ast.Program, source: SourceFile, options: AnalysisOptions =
         config=config,
         warnings=tuple(Reporter.diagnostics_sorted(reporter.warnings)),
     )
+
+
+def _check_definitions(env: ProgramEnvironment) -> None:
+    """Build the script's C types and #define table now, even when no check
+    needs them, so their problems are reported for every program."""
+    if env.active.c_definitions:
+        env.type_source
+    if env.active.preprocessor:
+        env.defines
 
 
 def _map_infos(maps: MapTable, reporter: Reporter) -> dict[str, MapInfo]:

@@ -46,11 +46,6 @@ _MISSING_FIELD = re.compile(r"Struct/union of type '(struct|union) (\w+)' does n
 def _environment_reason(message: str) -> str | None:
     """Why an error is this machine's and not the front end's, or None.
     Each reason is checked against the machine, not taken on trust."""
-    if message.startswith("Could not resolve symbol: "):
-        # The library does not export the symbol (libpthread.so.0 is an empty
-        # stub since glibc 2.34; rsa_ossl_* are static in libcrypto). bpftrace
-        # 0.17 skips such a uprobe; the uprobe provider refuses it.
-        return "uprobe symbol not exported by the library here"
     match = _MISSING_FIELD.fullmatch(message)
     if match:
         kind, name, field = match.groups()

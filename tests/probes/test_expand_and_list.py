@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from auger.probes.base import ProbeError
+from auger.probes.base import MissingProbe, ProbeError
 from auger.probes.registry import expand, list_probes, parse_attach_point
 
 
@@ -30,7 +30,7 @@ def test_uprobe_expansion():
     names = expanded("uprobe:/bin/bash:readline*")
     assert "uprobe:/bin/bash:readline" in names and len(names) > 1
     assert expanded("uprobe:/bin/bash:readline") == ["uprobe:/bin/bash:readline"]
-    with pytest.raises(ProbeError, match="^Could not resolve symbol: /bin/bash:nope$"):
+    with pytest.raises(MissingProbe, match="^No matches for uprobe /bin/bash:nope\\.$"):
         expand(parse_attach_point("uprobe:/bin/bash:nope"))
 
 

@@ -1,9 +1,10 @@
 """Text output against real bpftrace output.
 
 Each expected string was produced by running the bpftrace program quoted
-above it (BEGIN-only, so deterministic) and is compared byte for byte with
-what auger.runtime.format.text renders from the values the runtime would
-read for the same program. "0.27.1" is bpftrace v0.27.1 (Debian sid);
+above it, or above its sample in format_samples.py (BEGIN-only, so
+deterministic), and is compared byte for byte with what
+auger.runtime.format.text renders from the values the runtime would read
+for the same program. "0.27.1" is bpftrace v0.27.1 (Debian sid);
 "0.17" is Debian 12's bpftrace 0.17, used only where 0.27.1 is wrong.
 """
 
@@ -11,55 +12,33 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auger.runtime.format import percpu, text
-from auger.runtime.format.buckets import (
-    buckets,
-    hist_bucket_index,
-    hist_from_samples,
-    lhist_from_samples,
+from auger.runtime.format.buckets import buckets, hist_bucket_index
+from auger.runtime.format.values import Avg, Integer, Stack, StackFrame, Symbol
+from format_samples import (
+    AGGREGATIONS,
+    COMPAT,
+    EXTREME_VALUES,
+    HIST_AROUND_ZERO,
+    HIST_TWO_BIT,
+    HIST_UP_TO_EXA,
+    KERNEL_FRAMES,
+    KEYED_SORT,
+    LHIST_OUT_OF_RANGE,
+    LHIST_STEPS,
+    MIN_BY_KEY,
+    SPACED_KEYS,
+    bools_tuples_records_output,
+    hist,
+    keyed,
+    lhist,
+    mid_run_output,
+    scalar,
+    top_and_div_output,
 )
-from auger.runtime.format.values import (
-    Avg,
-    Bool,
-    InetAddress,
-    Integer,
-    Map,
-    Record,
-    Stack,
-    StackFrame,
-    Stats,
-    String,
-    Symbol,
-    Tuple,
-)
-
-
-
-def hist(*samples, bits=0):
-    return hist_from_samples(samples, bits)
-
-
-def lhist(*samples, bounds):
-    return lhist_from_samples(samples, *bounds)
-
-
-def keyed(name, *entries):
-    return Map(name, entries)
-
-
-scalar = Map.scalar
 
 
 def test_compat_sample():
-    # 0.27.1: BEGIN { @a = 7; @c["x"] = count(); @h = hist(5); @st = stats(10);
-    #   @st = stats(20); @st = stats(30); @t = (1, "two"); exit(); }
-    maps = [
-        scalar("@t", Tuple((Integer(1), String("two")))),
-        scalar("@a", Integer(7)),
-        keyed("@c", (String("x"), Integer(1, False))),
-        scalar("@h", hist(5)),
-        scalar("@st", Stats(3, 60)),
-    ]
-    assert text.format_maps_at_exit(maps) == (
+    assert text.format_maps_at_exit(COMPAT) == (
         "\n"
         "\n"
         "@a: 7\n"
@@ -73,10 +52,7 @@ def test_compat_sample():
 
 
 def test_hist_negative_zero_one_and_suffixes():
-    # 0.27.1: BEGIN { @h = hist(-5); @h = hist(-1); @h = hist(0); @h = hist(1);
-    #   @h = hist(1); @h = hist(3); @h = hist(1500); @h = hist(2000000); exit(); }
-    maps = [scalar("@h", hist(-5, -1, 0, 1, 1, 3, 1500, 2000000))]
-    assert text.format_maps_at_exit(maps) == (
+    assert text.format_maps_at_exit(HIST_AROUND_ZERO) == (
         "\n"
         "\n"
         "@h:\n"
@@ -108,10 +84,7 @@ def test_hist_negative_zero_one_and_suffixes():
 
 
 def test_hist_up_to_exa():
-    # 0.27.1: BEGIN { @h = hist(8); @h = hist(9); @h = hist(100); @h=hist(100);
-    #   @h = hist(5000000000); @h = hist(1 << 62); exit(); }
-    maps = [scalar("@h", hist(8, 9, 100, 100, 5000000000, 1 << 62))]
-    assert text.format_maps_at_exit(maps) == (
+    assert text.format_maps_at_exit(HIST_UP_TO_EXA) == (
         "\n"
         "\n"
         "@h:\n"
@@ -213,10 +186,7 @@ def test_hist_one_bit_sub_buckets():
 
 
 def test_hist_two_bit_sub_buckets():
-    # 0.27.1: BEGIN { @h = hist(-3, 2); $i = 0; while ($i < 40) { @h = hist($i, 2);
-    #   $i += 3; } @h = hist(224, 2); @h = hist(5000, 2); exit(); }
-    maps = [scalar("@h", hist(-3, *range(0, 40, 3), 224, 5000, bits=2))]
-    assert text.format_maps_at_exit(maps) == (
+    assert text.format_maps_at_exit(HIST_TWO_BIT) == (
         "\n"
         "\n"
         "@h:\n"
@@ -271,11 +241,7 @@ def test_hist_two_bit_sub_buckets():
 
 
 def test_lhist_underflow_and_overflow():
-    # 0.27.1: BEGIN { @l = lhist(-1, 0, 100, 10); @l = lhist(5, 0, 100, 10);
-    #   @l = lhist(55, 0, 100, 10); @l = lhist(100, 0, 100, 10);
-    #   @l = lhist(250, 0, 100, 10); @l = lhist(99, 0, 100, 10); exit(); }
-    maps = [scalar("@l", lhist(-1, 5, 55, 100, 250, 99, bounds=(0, 100, 10)))]
-    assert text.format_maps_at_exit(maps) == (
+    assert text.format_maps_at_exit(LHIST_OUT_OF_RANGE) == (
         "\n"
         "\n"
         "@l:\n"
@@ -296,17 +262,7 @@ def test_lhist_underflow_and_overflow():
 
 
 def test_lhist_step_one_suffixes_and_offset_min():
-    # 0.27.1: BEGIN { @l = lhist(3, 0, 10, 1); @l = lhist(5, 0, 10, 1);
-    #   @k = lhist(2048, 0, 4194304, 1048576); @k = lhist(3000000, 0, 4194304, 1048576);
-    #   @j = lhist(1024, 0, 8192, 1024); @j = lhist(5000, 0, 8192, 1024);
-    #   @m = lhist(20, 10, 30, 5); @m = lhist(12, 10, 30, 5); exit(); }
-    maps = [
-        scalar("@l", lhist(3, 5, bounds=(0, 10, 1))),
-        scalar("@k", lhist(2048, 3000000, bounds=(0, 4194304, 1048576))),
-        scalar("@j", lhist(1024, 5000, bounds=(0, 8192, 1024))),
-        scalar("@m", lhist(20, 12, bounds=(10, 30, 5))),
-    ]
-    assert text.format_maps_at_exit(maps) == (
+    assert text.format_maps_at_exit(LHIST_STEPS) == (
         "\n"
         "\n"
         "@j:\n"
@@ -349,21 +305,7 @@ def test_lhist_range_not_a_multiple_of_step():
 
 
 def test_aggregations_scalar_and_keyed():
-    # 0.27.1: BEGIN { @avg = avg(10); @avg = avg(21); @mn = min(5); @mn = min(-3);
-    #   @mx = max(5); @mx = max(-3); @s = sum(-7); @s = sum(2); @cnt = count();
-    #   @st = stats(-4); @st = stats(7); @sk[1] = stats(3); @sk[2] = stats(100);
-    #   @sk[3] = stats(-8); @ak["a"] = avg(5); @ak["b"] = avg(-10); @ak["c"] = avg(1); exit(); }
-    maps = [
-        scalar("@avg", Avg(2, 31)),
-        scalar("@mn", Integer(-3)),
-        scalar("@mx", Integer(5)),
-        scalar("@s", Integer(-5)),
-        scalar("@cnt", Integer(1, False)),
-        scalar("@st", Stats(2, 3)),
-        keyed("@sk", (Integer(1), Stats(1, 3)), (Integer(2), Stats(1, 100)), (Integer(3), Stats(1, -8))),
-        keyed("@ak", (String("a"), Avg(1, 5)), (String("b"), Avg(1, -10)), (String("c"), Avg(1, 1))),
-    ]
-    assert text.format_maps_at_exit(maps) == (
+    assert text.format_maps_at_exit(AGGREGATIONS) == (
         "\n"
         "\n"
         "@ak[b]: -10\n"
@@ -382,23 +324,14 @@ def test_aggregations_scalar_and_keyed():
 
 
 def test_keyed_sort_orders():
-    # BEGIN { @s["b"] = sum(-5); @s["a"] = sum(10); @s["c"] = sum(3); @s["d"] = sum(-20);
-    #   @i[5] = 1; @i[-2] = 7; @i[3] = -4; @t["x", 1] = count(); @t["x", 2] = count();
-    #   @t["x", 2] = count(); @t["y", -1] = count(); @t["y", -1] = count();
-    #   @t["y", -1] = count(); @str[1] = "hello"; @str[2] = "abc"; @str[-3] = "zzz";
-    #   @u[(uint32)7] = (uint32)3; @u[(uint32)1] = (uint32)4000000000; exit(); }
+    # KEYED_SORT's program with @i[5] = 1; @i[-2] = 7; @i[3] = -4;
+    #   @u[(uint32)7] = (uint32)3; @u[(uint32)1] = (uint32)4000000000; added.
     # 0.27.1 printed all of it except @i and @u, which it leaves in hash order
     # (it changes from run to run); their lines are in 0.17's order, by value.
     # 0.17 itself sorts @str's keys as unsigned, 0.27.1 (followed) as signed.
     maps = [
-        keyed("@s", (String("b"), Integer(-5)), (String("a"), Integer(10)),
-              (String("c"), Integer(3)), (String("d"), Integer(-20))),
+        *KEYED_SORT,
         keyed("@i", (Integer(5), Integer(1)), (Integer(-2), Integer(7)), (Integer(3), Integer(-4))),
-        keyed("@t", (Tuple((String("x"), Integer(1))), Integer(1, False)),
-              (Tuple((String("x"), Integer(2))), Integer(2, False)),
-              (Tuple((String("y"), Integer(-1))), Integer(3, False))),
-        keyed("@str", (Integer(1), String("hello")), (Integer(2), String("abc")),
-              (Integer(-3), String("zzz"))),
         keyed("@u", (Integer(7, False), Integer(3, False)),
               (Integer(1, False), Integer(4000000000, False))),
     ]
@@ -424,12 +357,10 @@ def test_keyed_sort_orders():
 
 
 def test_min_max_sort_signed():
-    # BEGIN { @mn[1] = min(5); @mn[2] = min(-3); @mn[3] = min(0); @mx[1] = max(-5);
-    #   @mx[2] = max(3); @mx[3] = max(-1); @mx[4] = max(10); exit(); }
-    # 0.27.1 prints these lines but sorts min/max as unsigned, so -3 came after 5;
-    # auger sorts by the signed value (compat.md: "min/max by their value").
+    # MIN_BY_KEY's program with @mx[1] = max(-5); @mx[2] = max(3);
+    #   @mx[3] = max(-1); @mx[4] = max(10); added (sorted the same way).
     maps = [
-        keyed("@mn", (Integer(1), Integer(5)), (Integer(2), Integer(-3)), (Integer(3), Integer(0))),
+        MIN_BY_KEY,
         keyed("@mx", (Integer(1), Integer(-5)), (Integer(2), Integer(3)),
               (Integer(3), Integer(-1)), (Integer(4), Integer(10))),
     ]
@@ -446,25 +377,7 @@ def test_min_max_sort_signed():
 
 
 def test_print_with_top_and_div():
-    # 0.27.1: BEGIN { @c[1] = sum(10); @c[2] = sum(200); @c[3] = sum(35); @c[4] = sum(4000);
-    #   print(@c, 2); print(@c, 0, 10); print(@c, 3, 100); @h[1] = hist(3); @h[2] = hist(100);
-    #   @h[2] = hist(100); @h[2]=hist(200); @h[3]=hist(5); @h[3]=hist(5); print(@h, 2);
-    #   print(@h, 0, 2); @st = stats(100); @st = stats(51); print(@st, 0, 10); @a = avg(100);
-    #   print(@a, 0, 7); @l = lhist(5, 0, 10, 1); @l = lhist(5, 0, 10, 1); print(@l, 0, 2);
-    #   clear(@c); clear(@h); clear(@st); clear(@a); clear(@l); exit(); }
-    sums = keyed("@c", *((Integer(k), Integer(v)) for k, v in ((1, 10), (2, 200), (3, 35), (4, 4000))))
-    hists = keyed("@h", (Integer(1), hist(3)), (Integer(2), hist(100, 100, 200)), (Integer(3), hist(5, 5)))
-    printed = (
-        text.format_map(sums, 2)
-        + text.format_map(sums, 0, 10)
-        + text.format_map(sums, 3, 100)
-        + text.format_map(hists, 2)
-        + text.format_map(hists, 0, 2)
-        + text.format_map(scalar("@st", Stats(2, 151)), 0, 10)
-        + text.format_map(scalar("@a", Avg(1, 100)), 0, 7)
-        + text.format_map(scalar("@l", lhist(5, 5, bounds=(0, 10, 1))), 0, 2)
-        + text.format_maps_at_exit([Map("@c"), Map("@h"), Map("@st"), Map("@a"), Map("@l")])
-    )
+    printed = top_and_div_output(text.format_map, text.format_maps_at_exit)
     assert printed == (
         "@c[2]: 200\n"
         "@c[4]: 4000\n"
@@ -503,14 +416,8 @@ def test_print_with_top_and_div():
 
 
 def test_print_mid_run_then_exit():
-    # 0.27.1: BEGIN { @h = hist(3); print(@h); @a = 5; print(@a); @x = 1;
-    #   printf("after\n"); clear(@h); exit(); }
-    printed = (
-        text.format_map(scalar("@h", hist(3)))
-        + text.format_map(scalar("@a", Integer(5)))
-        + "after\n"
-        + text.format_maps_at_exit([Map("@h"), scalar("@a", Integer(5)), scalar("@x", Integer(1))])
-    )
+    # Text mode writes printf's text as it is, so `str` is its printf record.
+    printed = mid_run_output(text.format_map, str, text.format_maps_at_exit)
     assert printed == (
         "@h:\n"
         "[2, 4)                 1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n"
@@ -534,28 +441,7 @@ def test_no_maps_still_prints_blank_pair():
 
 
 def test_bools_tuples_records_strings_and_print_value():
-    # 0.27.1: BEGIN { @b = 1 < 2; @bf = 1 > 2; @bk[1 < 2] = count(); @bk[2 < 1] = count();
-    #   @bk[2 < 1] = count(); @t = (1, "two", (3, "four"), true); @tk[(1, "a"), 2] = 5;
-    #   @r = (a=1, b="x"); @e[""] = 1; @q = "quo\"te\\back\ttab"; print(1); print("str");
-    #   print((1, "a")); print(@b); printf("%d %d\n", 1 < 2, 2 < 1); exit(); }
-    maps = [
-        scalar("@b", Bool(True)),
-        scalar("@bf", Bool(False)),
-        keyed("@bk", (Bool(True), Integer(1, False)), (Bool(False), Integer(2, False))),
-        scalar("@t", Tuple((Integer(1), String("two"), Tuple((Integer(3), String("four"))), Bool(True)))),
-        keyed("@tk", (Tuple((Tuple((Integer(1), String("a"))), Integer(2))), Integer(5))),
-        scalar("@r", Record((("a", Integer(1)), ("b", String("x"))))),
-        keyed("@e", (String(""), Integer(1))),
-        scalar("@q", String('quo"te\\back\ttab')),
-    ]
-    printed = (
-        text.print_value(Integer(1))
-        + text.print_value(String("str"))
-        + text.print_value(Tuple((Integer(1), String("a"))))
-        + text.format_map(maps[0])
-        + "1 0\n"
-        + text.format_maps_at_exit(maps)
-    )
+    printed = bools_tuples_records_output(text.print_value, text.format_map, str, text.format_maps_at_exit)
     assert printed == (
         "1\n"
         "str\n"
@@ -577,21 +463,8 @@ def test_bools_tuples_records_strings_and_print_value():
 
 
 def test_spaces_inet_and_64_bit_extremes():
-    # 0.27.1: BEGIN { @m["a b", 1] = 1; @n["x y"] = 2; @z = ksym(0); @c = "a\x01b";
-    #   @neg[-5] = count(); @big = (uint64)18446744073709551615; @big2 = -9007199254740993;
-    #   @ip = ntop(2, 0x0100007f); @ip6 = ntop(10, pton("fe80::1")); exit(); }
-    maps = [
-        keyed("@m", (Tuple((String("a b"), Integer(1))), Integer(1))),
-        keyed("@n", (String("x y"), Integer(2))),
-        scalar("@z", Symbol(0x100622000)),
-        scalar("@c", String("a\x01b")),
-        keyed("@neg", (Integer(-5), Integer(1, False))),
-        scalar("@big", Integer(18446744073709551615, False)),
-        scalar("@big2", Integer(-9007199254740993)),
-        scalar("@ip", InetAddress(bytes([127, 0, 0, 1]))),
-        scalar("@ip6", InetAddress(bytes.fromhex("fe800000000000000000000000000001"))),
-    ]
-    assert text.format_maps_at_exit(maps) == (
+    # 0.27.1 ran SPACED_KEYS' and EXTREME_VALUES' programs as one BEGIN.
+    assert text.format_maps_at_exit(SPACED_KEYS + EXTREME_VALUES) == (
         "\n"
         "\n"
         "@big: 18446744073709551615\n"
@@ -604,13 +477,6 @@ def test_spaces_inet_and_64_bit_extremes():
         "@neg[-5]: 1\n"
         "@z: 0x100622000\n"
     )
-
-
-KERNEL_FRAMES = (
-    StackFrame(0xFFFFFFFF81417D70, "syscall_trace_enter", 384),
-    StackFrame(0xFFFFFFFF821EF81A, "do_syscall_64", 506),
-    StackFrame(0xFFFFFFFF81000130, "entry_SYSCALL_64_after_hwframe", 118),
-)
 
 
 def test_kernel_stacks_in_every_mode():

@@ -26,12 +26,15 @@ from typing import Callable, Iterable, Mapping
 
 from . import ast
 from .diagnostics import Diagnostic, error
+from .frozen import frozen
 from .type_names import resolve_type, unknown_type
 from .type_sources import TypeSourceChain
 from .types import (
     ArrayType,
+    BoolType,
     EnumType,
     FieldLayout,
+    IntType,
     PointerType,
     RecordType,
     StringType,
@@ -40,6 +43,15 @@ from .types import (
 )
 
 _MAX_ALIGNMENT = 16
+
+
+@frozen
+class CBitField(ast.CField):
+    """A struct/union member with a bit width (`unsigned int flag : 1;`). The
+    contract node ast.CField has no width, so the parser builds this subclass;
+    every pass that knows only CField still sees a member."""
+
+    bit_width: int
 
 
 class ScriptTypes:
@@ -156,24 +168,47 @@ class ScriptTypes:
             return measured
         self._measuring.add(key)
         placements = self._placements[key] = []
-        size = offset = 0
+        size = bits = 0
         alignment = 1
         for member in self._records[key].fields:
             member_size_alignment = self._member_size_alignment(member)
-            if member_size_alignment is None:
+            if member_size_alignment is None or not self._sound_bitfield(member, member_size_alignment[0]):
                 continue
             member_size, member_alignment = member_size_alignment
             alignment = max(alignment, member_alignment)
+            unit = 8 * member_alignment
             if key[0] == "union":
                 placements.append((member, 0))
                 size = max(size, member_size)
+            elif isinstance(member, CBitField):
+                # System V: a bitfield shares its predecessor's storage unit
+                # unless it would straddle the unit's end.
+                if bits // unit != (bits + member.bit_width - 1) // unit:
+                    bits = _round_up(bits, unit)
+                placements.append((member, bits))
+                bits += member.bit_width
             else:
-                offset = _round_up(offset, member_alignment)
-                placements.append((member, offset))
-                offset += member_size
+                bits = _round_up(bits, unit)
+                placements.append((member, bits))
+                bits += 8 * member_size
         self._measuring.discard(key)
-        measured = self._measured[key] = (_round_up(max(size, offset), alignment), alignment)
+        measured = self._measured[key] = (_round_up(max(size, _round_up(bits, 8) // 8), alignment), alignment)
         return measured
+
+    def _sound_bitfield(self, member: ast.CField, member_size: int) -> bool:
+        """An ordinary member, or a bitfield of an integer type no wider than it."""
+        if not isinstance(member, CBitField):
+            return True
+        ref = member.type
+        member_type = None if ref.pointer_depth or ref.array_length is not None else self._resolve(ref)
+        if not isinstance(member_type, (IntType, BoolType, EnumType)):
+            self._report(error(f'Bitfield "{member.name}" must have an integer type', member.span))
+            return False
+        if not 1 <= member.bit_width <= 8 * member_size:
+            self._report(error(f'Width of bitfield "{member.name}" must be between 1 and {8 * member_size} '
+                               f'({member.bit_width} given)', member.span))
+            return False
+        return True
 
     def _member_size_alignment(self, member: ast.CField) -> tuple[int, int] | None:
         ref = member.type
@@ -245,10 +280,14 @@ class ScriptTypes:
         layout = self._layouts.get(key)
         if layout is None:
             members = []
-            for member, offset in self._placements[key]:
+            for member, bits in self._placements[key]:
                 member_type = self._resolve(member.type, allow_incomplete=True)
-                if member_type is not None:
-                    members.append(FieldLayout(member.name, member_type, offset))
+                if member_type is None:
+                    continue
+                if isinstance(member, CBitField):
+                    members.append(FieldLayout(member.name, member_type, bits // 8, bits % 8, member.bit_width))
+                else:
+                    members.append(FieldLayout(member.name, member_type, bits // 8))
             layout = self._layouts[key] = tuple(members)
         return layout
 

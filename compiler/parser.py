@@ -10,16 +10,19 @@ here, once; no lark type leaves this module. Every problem with the input is a
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from . import ast
+from .cdefs import CBitField
 from .diagnostics import CompileError, SourceFile, Span, error
 from .literals import LiteralError, decode_integer, decode_string
+from .parser_cache import cached
+from .standalone_rewrite import TABLES_MODULE, rewrite
 from ..grammar import auger_parser as _lark
 
 GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "grammar" / "auger.lark"
 GENERATED_PATH = GRAMMAR_PATH.with_name("auger_parser.py")
+GENERATED_TABLES_PATH = GRAMMAR_PATH.with_name(f"{TABLES_MODULE}.py")
 
 # The deepest AST the front end accepts. Analysis and codegen walk the AST
 # recursively, a few Python frames per level; this keeps the deepest walk well
@@ -56,21 +59,41 @@ def _parser():
     if _instance is None:
         # Whether the generated module matches the grammar is checked by
         # tests/compiler/test_parser.py, not on every start-up.
-        _instance = _lark.Lark_StandAlone(
-            lexer_callbacks={
-                "UNTERMINATED_STRING": _unterminated("unterminated string"),
-                "UNTERMINATED_COMMENT": _unterminated("end of file during comment"),
-            }
+        _instance = cached(
+            f"{_lark.GRAMMAR_SHA256[:16]}-lark{_lark.__version__}", _build_parser, _build_scanners
         )
     return _instance
 
 
+def _build_scanners(parser) -> None:
+    """Compile every lexer state's scanner, as parsing would on first use of
+    the state: a first parse spends most of its time compiling them, and
+    built now they are kept in the cache (compiler/parser_cache.py keeps
+    compiled regexes as such). Another lark may lay its lexer out otherwise;
+    then the scanners are left to be built lazily as before."""
+    lexer = getattr(getattr(parser, "parser", None), "lexer", None)
+    for state_lexer in (*getattr(lexer, "lexers", {}).values(), getattr(lexer, "root_lexer", None)):
+        getattr(state_lexer, "scanner", None)
+
+
+def _build_parser():
+    return _lark.Lark_StandAlone(
+        lexer_callbacks={
+            "UNTERMINATED_STRING": _Unterminated("unterminated string"),
+            "UNTERMINATED_COMMENT": _Unterminated("end of file during comment"),
+        }
+    )
+
+
 def _grammar_hash(text: str) -> str:
+    import hashlib
+
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def generate_standalone() -> str:
-    """The source of grammar/auger_parser.py for the current grammar (needs lark)."""
+def generate_standalone() -> tuple[str, str]:
+    """The sources of grammar/auger_parser.py and of its tables module for the
+    current grammar (needs lark)."""
     import io
 
     import lark
@@ -86,7 +109,8 @@ def generate_standalone() -> str:
         "# Generated from auger.lark by `python -m auger.compiler.parser`; do not edit.\n"
         f'GRAMMAR_SHA256 = "{_grammar_hash(text)}"\n'
     )
-    return header + out.getvalue()
+    code, tables = rewrite(out.getvalue(), header)
+    return header + code, tables
 
 
 class _LexicalError(Exception):
@@ -96,11 +120,15 @@ class _LexicalError(Exception):
         self.token = token
 
 
-def _unterminated(message: str):
-    def report(token):
-        raise _LexicalError(message, token)
+class _Unterminated:
+    """The lexer callback for a token that must not occur: an unterminated
+    string or comment. A class, not a closure, so the built parser pickles."""
 
-    return report
+    def __init__(self, message: str):
+        self.message = message
+
+    def __call__(self, token):
+        raise _LexicalError(self.message, token)
 
 
 # ---------------------------------------------------------------- syntax errors
@@ -318,23 +346,21 @@ class _ToAst(_lark.Transformer):
 
     @staticmethod
     def _declared(base: ast.TypeRef, declarator) -> ast.CField:
-        pointer_depth, name, array_length, span = declarator
+        pointer_depth, name, array_length, width, span = declarator
         type_ref = ast.TypeRef(base.span, base.name, pointer_depth, array_length)
+        if width is not None:
+            return CBitField(span, type_ref, name, width)
         return ast.CField(span, type_ref, name)
 
     def c_declarator(self, meta, children):
         width = next((c for c in children if _is_token(c) and c.type == "NUMBER"), None)
-        if width is not None:
-            # ast.CField has no bit width, so a layout would silently be wrong.
-            raise CompileError([error("bitfields are not supported in script C definitions",
-                                      _token_span(width))])
         pointer_depth = sum(1 for c in children if _is_token(c) and c.type == "STAR")
         name = next(c for c in children if _is_token(c) and c.type == "NAME")
         dims = [c for c in children if isinstance(c, int) and not _is_token(c)]
         array_length = None
         for dim in dims:
             array_length = dim if array_length is None else array_length * dim
-        return pointer_depth, str(name), array_length, _span(meta)
+        return pointer_depth, str(name), array_length, width if width is None else self._number(width), _span(meta)
 
     def c_array_dim(self, meta, children):
         return self._number(children[0]) if children else 0
@@ -357,6 +383,8 @@ class _ToAst(_lark.Transformer):
     def c_typedef(self, meta, children):
         base, declarator = children
         field = self._declared(base, declarator)
+        if isinstance(field, CBitField):
+            raise CompileError([error(f'typedef "{field.name}" cannot have a bit width', field.span)])
         return ast.CTypedef(_span(meta), field.type, field.name)
 
     # ------------------------------------------------------------ preamble
@@ -456,6 +484,10 @@ class _ToAst(_lark.Transformer):
     def cast(self, meta, children):
         return ast.Cast(_span(meta), children[0], children[1])
 
+    def name_cast(self, meta, children):
+        name, operand = children
+        return ast.Cast(_span(meta), ast.TypeRef(_token_span(name), str(name)), operand)
+
     def dot(self, meta, children):
         operand, field = children
         if field.type == "NUMBER" and not field.isdigit():
@@ -509,7 +541,8 @@ class _ToAst(_lark.Transformer):
         return ast.MapRef(_span(meta), str(name)[1:], tuple(keys))
 
     def identifier(self, meta, children):
-        return ast.Identifier(_span(meta), str(children[0]))
+        # The name's own span, also for a parenthesised `(name)`.
+        return ast.Identifier(_token_span(children[0]), str(children[0]))
 
     def call(self, meta, children):
         name, *args = children
@@ -554,5 +587,7 @@ class _ToAst(_lark.Transformer):
 
 
 if __name__ == "__main__":
-    GENERATED_PATH.write_text(generate_standalone())
-    print(f"wrote {GENERATED_PATH}")
+    code, tables = generate_standalone()
+    GENERATED_TABLES_PATH.write_text(tables)
+    GENERATED_PATH.write_text(code)
+    print(f"wrote {GENERATED_PATH} and {GENERATED_TABLES_PATH}")

@@ -20,7 +20,7 @@ from .args_type import ArgsType
 from .config import check_config
 from .environment import ProbeEnvironment, ProgramEnvironment
 from .macros import expand_macros
-from .maps import MapTable
+from .maps import MapTable, check_map_declarations
 from .positional import substitute_positionals
 from .probes import resolve_probes
 from .reporter import Reporter
@@ -45,6 +45,7 @@ def analyse(program: ast.Program, source: SourceFile, options: AnalysisOptions =
     program = substitute_positionals(program, options.positional, reporter)
     config = check_config(program, reporter)
     check_unsafe(program, options.unsafe, reporter)
+    check_map_declarations(program, reporter)
     resolved = resolve_probes(program, options.positional, str(config.get("missing_probes", "warn")), reporter)
 
     env = ProgramEnvironment(program, options, MapTable(program), config)

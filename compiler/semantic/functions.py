@@ -25,6 +25,7 @@ from auger.compiler.types import (
 )
 
 from .aggregations import AGGREGATIONS, check_aggregation
+from .builtins import is_builtin
 from .literals import literal_int, literal_string
 from .map_functions import check_map_function
 from .printf_check import check_format_call
@@ -32,6 +33,8 @@ from .type_rules import describe, is_integer, is_string_like
 
 UNLIMITED = 1 << 16
 STACK_MODES = ("bpftrace", "perf", "raw")
+# `nsecs(MODE)`: which clock; plain `nsecs` is the monotonic one.
+TIMESTAMP_MODES = ("monotonic", "boot", "tai", "sw_tai")
 MAX_STACK_FRAMES = 1024
 
 
@@ -58,7 +61,7 @@ SIGNATURES: dict[str, Signature] = {
     "percpu_kaddr": Signature(1, 2), "reg": Signature(1, 1), "path": Signature(1, 2),
     "cgroup_path": Signature(1, 2), "ksym": Signature(1, 1), "usym": Signature(1, 1),
     "kstack": Signature(0, 2), "ustack": Signature(0, 2), "kptr": Signature(1, 1),
-    "uptr": Signature(1, 1),
+    "uptr": Signature(1, 1), "nsecs": Signature(0, 1),
     # aggregations
     "count": Signature(0, 0), "sum": Signature(1, 1), "min": Signature(1, 1),
     "max": Signature(1, 1), "avg": Signature(1, 1), "stats": Signature(1, 1),
@@ -76,6 +79,16 @@ _MAP_FUNCTIONS = ("delete", "clear", "zero", "has_key", "len")
 _TYPE_ARGUMENTS = ("sizeof", "offsetof")
 _LITERAL_STRING_ARGUMENT = ("pton", "kaddr", "uaddr", "cgroupid", "percpu_kaddr", "reg", "strftime", "time")
 _NUMBER_WORDS = {1: "one argument", 0: "no arguments"}
+
+# The `struct pt_regs` members `reg()` can read, per machine (bpftrace's names).
+_REGISTERS = {
+    "x86_64": frozenset((
+        "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx",
+        "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss",
+    )),
+}
+# Probes whose context is not a `struct pt_regs`, so `reg()` has nothing to read.
+_NO_REGISTERS = ("BEGIN", "END", "tracepoint", "rawtracepoint", "fentry", "fexit")
 
 
 def arity_error(name: str, given: int) -> str | None:
@@ -109,6 +122,8 @@ def check_call(checker, call: ast.Call) -> Type | None:
         return _check_type_function(checker, call)
     if name in ("kstack", "ustack"):
         return _check_stack(checker, call)
+    if name == "nsecs":
+        return _check_nsecs(checker, call)
     arguments = [checker.check(argument) for argument in call.args]
     if name in _FORMATTED:
         check_format_call(checker, call, arguments[1:])
@@ -167,6 +182,9 @@ def _buf(checker, call, arguments):
     if len(call.args) == 2:
         _expect_integer(checker, call, arguments, 1)
         length = literal_int(call.args[1])
+        if length is not None and length < 0:
+            checker.error(f"buf cannot use negative length ({length})", call.span)
+            return None
         return BufferType(min(length, checker.env.program.max_strlen) if length is not None else checker.env.program.max_strlen)
     if isinstance(source, ArrayType):
         return BufferType(source.size)
@@ -217,9 +235,33 @@ def _ntop(checker, call, arguments):
 
 
 def _pton(checker, call, arguments):
+    import socket
+
     text = literal_string(call.args[0])
-    length = 16 if ":" in text else 4
+    family = socket.AF_INET6 if ":" in text else socket.AF_INET if "." in text else None
+    if family is None:
+        checker.error(f"pton() expects an string argument of an IPv4/IPv6 address, got {text}", call.span)
+        return None
+    try:
+        length = len(socket.inet_pton(family, text))
+    except (OSError, ValueError):  # ValueError: an embedded NUL
+        checker.error(f"pton() expects a valid IPv4/IPv6 address, got {text}", call.span)
+        return None
     return ArrayType(IntType(8, False), length)
+
+
+def _reg(checker, call, arguments):
+    import platform
+
+    for provider in dict.fromkeys(checker.env.providers):
+        if provider in _NO_REGISTERS:
+            checker.error(f'reg can not be used with "{provider.lower()}" probes', call.span)
+    machine = platform.machine()
+    name = literal_string(call.args[0])
+    if name not in _REGISTERS.get(machine, ()):
+        checker.error(f"'{name}' is not a valid register on this architecture ({machine})", call.span)
+        return None
+    return UINT64
 
 
 def _macaddr(checker, call, arguments):
@@ -294,7 +336,7 @@ _VALUE_FUNCTIONS = {
     "uaddr": _integer_result(UINT64),
     "cgroupid": _integer_result(UINT64),
     "percpu_kaddr": _integer_result(UINT64),
-    "reg": _integer_result(UINT64),
+    "reg": _reg,
     "path": _path,
     "cgroup_path": lambda checker, call, arguments: SpecialType("cgroup_path", 16),
     "ksym": _integer_result(SpecialType("ksym")),
@@ -326,9 +368,30 @@ def _check_stack(checker, call: ast.Call) -> Type | None:
     return StackType(call.name == "ustack", mode, limit)
 
 
+def _check_nsecs(checker, call: ast.Call) -> Type | None:
+    """`nsecs()`, `nsecs(boot)`: the argument is a clock name, not a value."""
+    if call.args:
+        mode = call.args[0]
+        if not isinstance(mode, ast.Identifier):
+            given = checker.check(mode) if isinstance(mode, ast.Expr) else None
+            checker.error(f"nsecs() only supports timestamp_mode arguments ({describe(given)} provided)", call.span)
+            return None
+        if mode.name not in TIMESTAMP_MODES:
+            checker.error(f"Invalid timestamp mode: {mode.name}", mode.span,
+                          f"Valid modes: {', '.join(TIMESTAMP_MODES)}")
+            return None
+    return UINT64
+
+
 def _check_type_function(checker, call: ast.Call) -> Type | None:
     """`sizeof(TYPE or EXPR)`, `offsetof(STRUCT, FIELD)`."""
     subject = call.args[0]
+    if isinstance(subject, ast.Identifier) and not is_builtin(subject.name):
+        # A bare name here may be a typedef (`sizeof(T)`); the grammar cannot
+        # tell a typedef name from a variable-like name inside a call.
+        named = checker.env.program.type_source.typedef(subject.name)
+        if named is not None:
+            subject = ast.TypeRef(subject.span, subject.name)
     if isinstance(subject, ast.TypeRef):
         measured = checker.resolve(subject)
     elif call.name == "sizeof":

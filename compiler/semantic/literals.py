@@ -17,3 +17,10 @@ def literal_int(expr: ast.Node) -> int | None:
 
 def literal_string(expr: ast.Node) -> str | None:
     return expr.value if isinstance(expr, ast.StringLiteral) else None
+
+
+def literal_type(value: int) -> str:
+    """The type current bpftrace gives a negative integer literal in its
+    messages: the narrowest signed type that holds it."""
+    bits = next((bits for bits in (8, 16, 32) if -(1 << (bits - 1)) <= value), 64)
+    return f"int{bits}"

@@ -18,6 +18,35 @@ from .reporter import Reporter
 from .type_rules import common_type
 
 
+# The kinds `let @m = KIND(SIZE);` may name, in the order bpftrace's hint lists them.
+DECLARABLE_KINDS = ("percpulruhash", "percpuhash", "lruhash", "hash")
+MAX_DECLARED_SIZE = 0xFFFFFFFF  # the kernel's max_entries is a u32
+
+
+def check_map_declarations(program: ast.Program, reporter: Reporter) -> None:
+    """Each declaration names a known kind and a usable size, once per map;
+    a declared map nothing uses is worth a warning, as bpftrace gives."""
+    used = {node.name for node in program.walk() if isinstance(node, ast.MapRef)}
+    declared: set[str] = set()
+    for decl in program.map_decls:
+        if decl.kind not in DECLARABLE_KINDS:
+            reporter.error(f"Invalid bpf map type: {decl.kind}", decl.span,
+                           f"Valid map types: {', '.join(DECLARABLE_KINDS)}")
+        if not 1 <= decl.size <= MAX_DECLARED_SIZE:
+            reporter.error(f"Map size of @{decl.name} must be between 1 and {MAX_DECLARED_SIZE} ({decl.size} given)",
+                           decl.span)
+        if decl.name in declared:
+            reporter.error(f"Map @{decl.name} is already declared", decl.span)
+        elif decl.name not in used:
+            reporter.warning(f"Unused map: @{decl.name}", decl.span)
+        declared.add(decl.name)
+
+
+def _storage_kind(value: Type) -> str:
+    """The map kind a value needs: aggregations keep one slot per CPU."""
+    return "percpuhash" if isinstance(value, AggregateType) else "hash"
+
+
 @dataclass
 class MapEntry:
     keyed: bool | None = None  # None until a use says
@@ -27,8 +56,9 @@ class MapEntry:
 
 class MapTable:
     def __init__(self, program: ast.Program) -> None:
-        self.declarations = {decl.name: decl for decl in program.map_decls}
-        self.written = _written_maps(program) | set(self.declarations)
+        # The first declaration of each name counts; a repeat is an error.
+        self.declarations = {decl.name: decl for decl in reversed(program.map_decls)}
+        self.written = _written_maps(program)
         self.entries: dict[str, MapEntry] = {}
         self.changed = False
 
@@ -71,6 +101,15 @@ class MapTable:
     def assign(self, node: ast.MapRef, value: Type | None, span: Span, reporter: Reporter) -> None:
         if value is None:
             return
+        declaration = self.declarations.get(node.name)
+        needed = _storage_kind(value)
+        if declaration is not None and declaration.kind.startswith("percpu") != needed.startswith("percpu"):
+            reporter.error(
+                f"Incompatible map types. Type from declaration: {declaration.kind}. "
+                f"Type from value/key type: {needed}",
+                _name_span(node),
+            )
+            return
         entry = self.entry(node.name)
         if entry.value is None:
             entry.value = value
@@ -96,6 +135,12 @@ class MapTable:
         if key != entry.key:
             entry.key = key
             self.changed = True
+
+
+def _name_span(node: ast.MapRef) -> Span:
+    """Where `@name` is written, without its keys (as bpftrace underlines it)."""
+    start = node.span
+    return Span(start.line, start.column, start.line, start.column + len(node.display_name))
 
 
 def _merge_values(old: Type, new: Type) -> Type | None:

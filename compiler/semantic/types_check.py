@@ -36,6 +36,7 @@ from .args_type import ArgsType
 from .builtins import builtin_type, is_builtin
 from .environment import ProbeEnvironment
 from .functions import SIGNATURES, check_call
+from .literals import literal_int, literal_type
 from .scopes import Scopes
 from .type_rules import arithmetic_type, as_integer, common_type, is_integer, is_string_like, promote
 
@@ -260,6 +261,11 @@ class ExpressionChecker:
         target = self.resolve(node.type)
         if operand is None or target is None:
             return None
+        if operand == target and not _is_literal(node.operand):
+            start, end = node.span, node.operand.span
+            self.env.program.reporter.warning(
+                f"Unnecessary cast: expression is already of type {target}",
+                Span(start.line, start.column, end.line, end.column))
         if _castable(operand, target):
             return target
         self.error(f'Cannot cast from "{operand}" to "{target}"', node.span)
@@ -325,9 +331,9 @@ class ExpressionChecker:
         if not is_integer(index):
             self.error(f"The index must be an integer ('{index}' given)", node.index.span)
             return None
+        if isinstance(subject, (ArrayType, StringType)) and not self._index_in_bounds(node, subject):
+            return None
         if isinstance(subject, ArrayType):
-            if isinstance(node.index, ast.IntLiteral) and not 0 <= node.index.value < subject.length:
-                self.error(f"Index {node.index.value} is out of bounds for an array of {subject.length} elements", node.span)
             return subject.element
         if isinstance(subject, PointerType) and not isinstance(subject.target, VoidType):
             return subject.target
@@ -335,6 +341,21 @@ class ExpressionChecker:
             return IntType(8, True)
         self.error(f"The [] operator can not be used on expressions of type '{subject}'", node.span)
         return None
+
+    def _index_in_bounds(self, node: ast.Index, subject: ArrayType | StringType) -> bool:
+        """A literal index into an array or string must land inside it."""
+        index = literal_int(node.index)
+        if index is None:
+            return True
+        if index < 0:
+            self.error("The array index operator [] only accepts non-negative integer indices. "
+                       f"Got: {literal_type(index)}", node.span)
+            return False
+        size = subject.length
+        if index >= size:
+            self.error(f"the index {index} is out of bounds for array of size {size}", node.span)
+            return False
+        return True
 
     def visit_TupleExpr(self, node: ast.TupleExpr) -> Type | None:
         elements = [self._element(element) for element in node.elements]

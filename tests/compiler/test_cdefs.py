@@ -4,7 +4,8 @@ import pytest
 
 from auger.compiler import ast, btf
 from auger.compiler.cdefs import ScriptTypes, define_constants, script_type_source
-from auger.compiler.diagnostics import Span, SourceFile, render
+from auger.compiler.diagnostics import CompileError, Span, SourceFile, render
+from auger.compiler.parser import parse
 from auger.compiler.types import (
     ArrayType,
     EnumType,
@@ -166,3 +167,45 @@ def test_define_constants():
         ast.Preprocessor(SPAN, "include", "<linux/sched.h>"),
     ])
     assert constants == {"A": 10, "B": 41, "C": -3, "D": -1, "E": 0o755, "H": -1, "J": 410}
+
+
+def _parsed_types(text):
+    program = parse(SourceFile("stdin", text + " BEGIN { }"))
+    return ScriptTypes(program.c_definitions)
+
+
+def test_bitfields_follow_system_v_layout():
+    # Bit positions checked against gcc on x86-64 (each field set to all ones).
+    types = _parsed_types(
+        "struct A { char c; unsigned int a : 3; unsigned int b : 30; unsigned short s : 9; long l; }"
+        "struct B { unsigned char x : 7; unsigned char y : 2; }"
+        "union U { int a : 3; char b; }"
+        "struct C { char c; int x : 24; }")
+    assert not types.diagnostics
+
+    def bits(kind, name):
+        found = types.record(kind, name)
+        return found.byte_size, [(f.name, 8 * f.offset + f.bit_offset, f.bit_size) for f in types.fields(found)]
+
+    assert bits("struct", "A") == (24, [("c", 0, 0), ("a", 8, 3), ("b", 32, 30), ("s", 64, 9), ("l", 128, 0)])
+    assert bits("struct", "B") == (2, [("x", 0, 7), ("y", 8, 2)])
+    assert bits("union", "U") == (4, [("a", 0, 3), ("b", 0, 0)])
+    assert bits("struct", "C") == (4, [("c", 0, 0), ("x", 8, 24)])
+
+
+@pytest.mark.parametrize("member, message", [
+    ("int f : 33;", 'Width of bitfield "f" must be between 1 and 32 (33 given)'),
+    ("int f : 0;", 'Width of bitfield "f" must be between 1 and 32 (0 given)'),
+    ("int *f : 3;", 'Bitfield "f" must have an integer type'),
+    ("struct A *f : 3;", 'Bitfield "f" must have an integer type'),
+])
+def test_bad_bitfields(member, message):
+    types = _parsed_types(f"struct A {{ {member} int g; }}")
+    assert [d.message for d in types.diagnostics] == [message]
+    assert [f.name for f in types.fields(types.record("struct", "A"))] == ["g"]
+
+
+def test_typedef_cannot_have_a_width():
+    with pytest.raises(CompileError) as raised:
+        parse(SourceFile("stdin", "typedef int T : 3; BEGIN { }"))
+    assert raised.value.diagnostics[0].message == 'typedef "T" cannot have a bit width'

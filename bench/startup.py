@@ -3,7 +3,7 @@
     .venv/bin/python bench/startup.py [--runs N] [--no-write]
 
 Times, as the median of N runs of a fresh process each (after one warm-up run
-that also fills lark's parser cache):
+that also fills the parser cache), wall and CPU:
   - `python -c pass` and `python -c "import lark"`: the floor under any run;
   - `auger -V`: the CLI without the compiler;
   - `auger --dry-run -e ONE_LINER`;
@@ -21,6 +21,7 @@ import datetime
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,27 +44,37 @@ def largest_tool_without_kprobes() -> Path | None:
     return max(tools, key=lambda path: path.stat().st_size, default=None)
 
 
-def time_commands(commands: list[list[str]], runs: int) -> list[tuple[list[float], int, str]]:
-    """For each command: its wall times in ms over `runs` rounds (each round
-    runs every command once, so a load that comes and goes hits them all
-    alike), after one warm-up run; the exit status and first stderr line of
-    its last run."""
+def time_commands(commands: list[list[str]], runs: int) -> list[tuple[list[float], list[float], int, str]]:
+    """For each command: its wall times and CPU times (user + system) in ms
+    over `runs` rounds (each round runs every command once, so a load that
+    comes and goes hits them all alike), after one warm-up run; the exit
+    status and first stderr line of its last run. CPU time leaves out the
+    waits wall time includes: on a busy machine, reading a tracepoint's
+    format file can wait tens of ms for the kernel's event lock."""
     # Measure what a user gets: bytecode cached in __pycache__, which a
     # developer's PYTHONDONTWRITEBYTECODE would otherwise prevent.
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     for command in commands:
         subprocess.run(command, capture_output=True, env=env)
     times: list[list[float]] = [[] for _ in commands]
+    cpu_times: list[list[float]] = [[] for _ in commands]
     last: list[subprocess.CompletedProcess | None] = [None] * len(commands)
     for _ in range(runs):
         for index, command in enumerate(commands):
+            cpu_before = _children_cpu()
             start = time.perf_counter()
             last[index] = subprocess.run(command, capture_output=True, text=True, env=env)
             times[index].append((time.perf_counter() - start) * 1000)
+            cpu_times[index].append((_children_cpu() - cpu_before) * 1000)
     return [
-        (samples, done.returncode, done.stderr.splitlines()[0] if done.stderr else "")
-        for samples, done in zip(times, last)
+        (samples, cpu, done.returncode, done.stderr.splitlines()[0] if done.stderr else "")
+        for samples, cpu, done in zip(times, cpu_times, last)
     ]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def machine() -> str:
@@ -96,23 +107,28 @@ def benchmarks() -> list[tuple[str, list[str]]]:
     return cases
 
 
-def report(rows: list[tuple[str, list[float], int, str]], runs: int) -> str:
+def report(rows: list[tuple[str, list[float], list[float], int, str]], runs: int) -> str:
     lines = [
         SECTION_TITLE,
         "",
         f"Measured {datetime.date.today().isoformat()} on {machine()} with `bench/startup.py`:",
         f"wall time from process start to exit, median (and minimum) of {runs} runs, each",
         "a fresh process started by `subprocess.run`, the cases taking turns, after one",
-        "warm-up run, so the caches a first run fills (Python bytecode, the parser's",
-        "tables) are warm, as after any first use.",
+        "warm-up run, so the caches a first run fills (Python bytecode, the pickled",
+        "parser, the BTF index) are warm, as after any first use. CPU is the process's",
+        "user + system time: it leaves out waits in the kernel (on a machine that is",
+        "tracing, reading a tracepoint's format file can wait for the event lock).",
         f"The one-liner is `{ONE_LINER}`.",
         "",
-        "| what | median ms | min ms | exit |",
-        "| --- | ---: | ---: | --- |",
+        "| what | median ms | min ms | CPU median ms | exit |",
+        "| --- | ---: | ---: | ---: | --- |",
     ]
-    for name, times, status, first_error in rows:
+    for name, times, cpu_times, status, first_error in rows:
         outcome = str(status) if status == 0 else f"{status}: `{first_error}`"
-        lines.append(f"| {name} | {statistics.median(times):.1f} | {min(times):.1f} | {outcome} |")
+        lines.append(
+            f"| {name} | {statistics.median(times):.1f} | {min(times):.1f} "
+            f"| {statistics.median(cpu_times):.1f} | {outcome} |"
+        )
     return "\n".join(lines) + "\n"
 
 

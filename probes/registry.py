@@ -7,24 +7,51 @@ with `register`). Names and aliases match exactly first, then ignoring case
 
 from __future__ import annotations
 
+import importlib
 from typing import Iterator, Sequence
 
 from auger.compiler.diagnostics import did_you_mean
 
 from .attach_point import has_wildcard, matches, split_attach_point
 from .base import ProbeContext, ProbeError, ProbeSpec, Provider
-from .fentry import FentryProvider, FexitProvider
-from .kprobe import KprobeProvider, KretprobeProvider
-from .perf_events import HardwareProvider, SoftwareProvider
-from .rawtracepoint import RawTracepointProvider
-from .special import BeginProvider, EndProvider
-from .timer import IntervalProvider, ProfileProvider
-from .tracepoint import TracepointProvider
-from .uprobe import UprobeProvider, UretprobeProvider
-from .usdt import UsdtProvider
-from .watchpoint import AsyncWatchpointProvider, WatchpointProvider
 
-_PROVIDERS: dict[str, Provider] = {}
+class _BuiltIn:
+    """A built-in provider whose module is not imported yet: its spellings,
+    and where it lives. A program's probes name few kinds; importing only
+    those keeps the others' dependencies (ELF readers, subprocess, ...) out
+    of a one-liner's start-up. tests/probes/test_registry.py checks that the
+    spellings here are the provider classes' own."""
+
+    def __init__(self, name: str, aliases: tuple[str, ...], module: str, class_name: str):
+        self.name, self.aliases = name, aliases
+        self.module, self.class_name = module, class_name
+
+    def load(self) -> Provider:
+        return getattr(importlib.import_module(f"{__package__}.{self.module}"), self.class_name)()
+
+
+_BUILT_INS = (
+    _BuiltIn("BEGIN", ("begin",), "special", "BeginProvider"),
+    _BuiltIn("END", ("end",), "special", "EndProvider"),
+    _BuiltIn("kprobe", ("k",), "kprobe", "KprobeProvider"),
+    _BuiltIn("kretprobe", ("kr",), "kprobe", "KretprobeProvider"),
+    _BuiltIn("uprobe", ("u",), "uprobe", "UprobeProvider"),
+    _BuiltIn("uretprobe", ("ur",), "uprobe", "UretprobeProvider"),
+    _BuiltIn("usdt", ("U",), "usdt", "UsdtProvider"),
+    _BuiltIn("tracepoint", ("t",), "tracepoint", "TracepointProvider"),
+    _BuiltIn("profile", ("p",), "timer", "ProfileProvider"),
+    _BuiltIn("interval", ("i",), "timer", "IntervalProvider"),
+    _BuiltIn("software", ("s",), "perf_events", "SoftwareProvider"),
+    _BuiltIn("hardware", ("h",), "perf_events", "HardwareProvider"),
+    _BuiltIn("watchpoint", ("w",), "watchpoint", "WatchpointProvider"),
+    _BuiltIn("asyncwatchpoint", ("aw",), "watchpoint", "AsyncWatchpointProvider"),
+    _BuiltIn("fentry", ("f", "kfunc"), "fentry", "FentryProvider"),
+    _BuiltIn("fexit", ("fr", "kretfunc"), "fentry", "FexitProvider"),
+    _BuiltIn("rawtracepoint", ("rt",), "rawtracepoint", "RawTracepointProvider"),
+)
+
+# By name, in registration order; a built-in stays a `_BuiltIn` until used.
+_PROVIDERS: dict[str, Provider | _BuiltIn] = {built_in.name: built_in for built_in in _BUILT_INS}
 
 # What `auger -l` searches when the pattern names no provider, as bpftrace's
 # kernel list: return probes and user-space kinds are left out.
@@ -37,18 +64,24 @@ def register(new: Provider) -> None:
 
 
 def providers() -> list[Provider]:
-    return list(_PROVIDERS.values())
+    return [_loaded(candidate) for candidate in list(_PROVIDERS.values())]
+
+
+def _loaded(candidate: Provider | _BuiltIn) -> Provider:
+    if isinstance(candidate, _BuiltIn):
+        candidate = _PROVIDERS[candidate.name] = candidate.load()
+    return candidate
 
 
 def provider(name: str) -> Provider:
     """The provider called `name` or one of its aliases."""
     for candidate in _PROVIDERS.values():
         if name == candidate.name or name in candidate.aliases:
-            return candidate
+            return _loaded(candidate)
     lowered = name.lower()
     for candidate in _PROVIDERS.values():
         if lowered == candidate.name.lower() or lowered in (alias.lower() for alias in candidate.aliases):
-            return candidate
+            return _loaded(candidate)
     known = [spelling for candidate in _PROVIDERS.values() for spelling in (candidate.name, *candidate.aliases)]
     raise ProbeError(f"Invalid probe type: {name}", did_you_mean(name, known))
 
@@ -80,12 +113,14 @@ def list_probes(pattern: str | None = None) -> Iterator[str]:
     provider_part, separator, rest = pattern.partition(":")
     if not separator:
         for name in _LISTED_BY_DEFAULT:
-            for probe in _PROVIDERS[name].list("*"):
+            for probe in _loaded(_PROVIDERS[name]).list("*"):
                 if _matches_unqualified(pattern, probe):
                     yield probe
         return
     if has_wildcard(provider_part):
-        chosen = [candidate for candidate in _PROVIDERS.values() if matches(provider_part, candidate.name)]
+        chosen = [
+            _loaded(candidate) for candidate in list(_PROVIDERS.values()) if matches(provider_part, candidate.name)
+        ]
         if not chosen:
             raise ProbeError(f"No probe type matched for {provider_part}")
     else:
@@ -104,12 +139,3 @@ def _matches_unqualified(pattern: str, probe: str) -> bool:
     """`sched_switch` and `*sched*` find `tracepoint:sched:sched_switch`."""
     rest = probe.split(":", 1)[1]
     return matches(pattern, rest) or matches(pattern, rest.rstrip(":").rsplit(":", 1)[-1])
-
-
-for _built_in in (
-    BeginProvider(), EndProvider(), KprobeProvider(), KretprobeProvider(), UprobeProvider(),
-    UretprobeProvider(), UsdtProvider(), TracepointProvider(), ProfileProvider(), IntervalProvider(),
-    SoftwareProvider(), HardwareProvider(), WatchpointProvider(), AsyncWatchpointProvider(),
-    FentryProvider(), FexitProvider(), RawTracepointProvider(),
-):
-    register(_built_in)

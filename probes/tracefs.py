@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import subprocess
 from pathlib import Path
 
 from auger.compiler.types import (
@@ -55,6 +54,8 @@ def root(mount: bool = True) -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def _mount_once() -> Path | None:
+    import subprocess
+
     try:
         subprocess.run(
             ["mount", "-t", "tracefs", "nodev", str(TRACEFS_MOUNTPOINTS[0])],

@@ -43,7 +43,8 @@ class ProgramEnvironment:
         """The directives and C definitions the script's `#if` blocks keep;
         with BTF, BPFTRACE_HAVE_BTF is defined, so fallback struct
         definitions give way to the kernel's."""
-        return active_items(self.program, [HAVE_BTF] if kernel_types() is not None else [])
+        defined = [HAVE_BTF] if self.program.preprocessor and kernel_types() is not None else []
+        return active_items(self.program, defined)
 
     @cached_property
     def type_source(self) -> TypeSource:

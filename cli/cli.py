@@ -240,14 +240,33 @@ def _compile_and_run(args: argparse.Namespace) -> int:
 def _run(result, args: argparse.Namespace) -> int:
     from auger.runtime.session import SessionOptions, run
 
+    def run_to(output) -> int:
+        options = SessionOptions(
+            output=output,
+            output_format=args.format,
+            quiet=args.quiet,
+            verbose=args.verbose,
+            command=args.command,
+            pid=args.pid,
+        )
+        return run(result.analysis, result.compiled, options)
+
     if args.output is None:
-        return run(result.analysis, result.compiled, SessionOptions())
+        _set_buffering(sys.stdout, args.buffering or ("line" if sys.stdout.isatty() else "full"))
+        return run_to(None)
     try:
         output = open(args.output, "w", encoding="utf-8")
     except OSError as error:
         raise Failure(f"cannot write '{args.output}': {error.strerror}") from None
     with output:
-        return run(result.analysis, result.compiled, SessionOptions(output=output))
+        _set_buffering(output, args.buffering or "full")
+        return run_to(output)
+
+
+def _set_buffering(stream, mode: str) -> None:
+    """-B: none writes every piece at once, line at each newline, full
+    when the buffer fills (and at the end)."""
+    stream.reconfigure(line_buffering=mode != "full", write_through=mode == "none")
 
 
 def _read_program(args: argparse.Namespace):

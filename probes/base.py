@@ -104,7 +104,15 @@ class Provider:
         """Names of probes of this kind on this system that match `pattern`."""
         return iter(())
 
-    def attach(self, spec: ProbeSpec, program_fd: int, kernel) -> Iterable[int]:
-        """Attach a loaded program; returns the fds that keep it attached.
-        `kernel` is runtime.libbcc's binding object. Built with the back end."""
+    def attach(self, spec: ProbeSpec, program_fd: int, kernel) -> Iterable["Attachment"]:
+        """Attach a loaded program to one attach point; returns the
+        `auger.runtime.kernel.Attachment`s that keep it attached (one per
+        CPU for per-CPU perf events). `kernel` is the session's
+        `auger.runtime.kernel.Kernel`, which owns them; raises its BpfError.
+
+        A provider whose probes can be attached also sets the class
+        attributes `program_type` (the BPF program type its programs are
+        loaded as: "tracepoint", "raw_tracepoint", "kprobe" or
+        "perf_event") and, when `-p PID` must not filter it, `pid_filtered
+        = False`."""
         raise ProbeError(f"attaching {self.name} probes is not supported yet")

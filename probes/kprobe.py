@@ -34,6 +34,10 @@ class KprobeProvider(Provider):
     name = "kprobe"
     aliases = ("k",)
     is_return = False
+    program_type = "kprobe"
+
+    def attach(self, spec: ProbeSpec, program_fd: int, kernel):
+        return [kernel.attach_kprobe(program_fd, spec.function, spec.offset, retprobe=self.is_return)]
 
     def parse(self, parts: list[str], text: str) -> ProbeSpec:
         if len(parts) not in (1, 2):

@@ -14,6 +14,7 @@ from .spec import Spec
 
 PERF_TYPE_HARDWARE = 0
 PERF_TYPE_SOFTWARE = 1
+CPU_CLOCK = 0  # PERF_COUNT_SW_CPU_CLOCK
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ SOFTWARE_EVENTS = (
     PerfEvent("alignment-faults", "", PERF_TYPE_SOFTWARE, 7, 1),
     PerfEvent("bpf-output", "", PERF_TYPE_SOFTWARE, 10, 1),
     PerfEvent("context-switches", "cs", PERF_TYPE_SOFTWARE, 3, 1000),
-    PerfEvent("cpu-clock", "cpu", PERF_TYPE_SOFTWARE, 0, 1000000),
+    PerfEvent("cpu-clock", "cpu", PERF_TYPE_SOFTWARE, CPU_CLOCK, 1000000),
     PerfEvent("cpu-migrations", "", PERF_TYPE_SOFTWARE, 4, 1),
     PerfEvent("dummy", "", PERF_TYPE_SOFTWARE, 9, 1),
     PerfEvent("emulation-faults", "", PERF_TYPE_SOFTWARE, 8, 1),
@@ -57,6 +58,15 @@ HARDWARE_EVENTS = (
 
 class PerfEventProvider(Provider):
     events: tuple[PerfEvent, ...] = ()
+    program_type = "perf_event"
+
+    def attach(self, spec: ProbeSpec, program_fd: int, kernel):
+        """One perf event per online CPU, as bpftrace."""
+        from auger.runtime.kernel import online_cpus
+
+        event = self.event(spec)
+        period = spec.rate or event.default_period
+        return [kernel.attach_perf_event(program_fd, event.type, event.config, period=period, cpu=cpu) for cpu in online_cpus()]
 
     def parse(self, parts: list[str], text: str) -> ProbeSpec:
         if len(parts) not in (1, 2):

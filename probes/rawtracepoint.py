@@ -26,6 +26,10 @@ def known_raw_tracepoints() -> list[tuple[str, str]]:
 class RawTracepointProvider(Provider):
     name = "rawtracepoint"
     aliases = ("rt",)
+    program_type = "raw_tracepoint"
+
+    def attach(self, spec: ProbeSpec, program_fd: int, kernel):
+        return [kernel.attach_raw_tracepoint(program_fd, spec.function)]
 
     def parse(self, parts: list[str], text: str) -> ProbeSpec:
         if len(parts) not in (1, 2):

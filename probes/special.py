@@ -8,6 +8,9 @@ from .spec import Spec
 
 
 class SpecialProvider(Provider):
+    # Run by the session itself with BPF_PROG_TEST_RUN: nothing to attach.
+    program_type = "raw_tracepoint"
+    pid_filtered = False
     def parse(self, parts: list[str], text: str) -> ProbeSpec:
         # bpftrace lets `BEGIN:*` through, so that `-l 'BEGIN:*'`-style patterns work.
         if parts == ["*"]:

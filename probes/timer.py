@@ -8,6 +8,7 @@ from auger.compiler.literals import DURATION_NANOSECONDS
 
 from .attach_point import argument_count_error, parse_uint
 from .base import ProbeContext, ProbeError, ProbeSpec, Provider
+from .perf_events import CPU_CLOCK, PERF_TYPE_SOFTWARE
 from .spec import Spec
 
 TIME_UNITS = ("hz", "s", "ms", "us")
@@ -16,6 +17,16 @@ NANOSECONDS_PER_SECOND = DURATION_NANOSECONDS["s"]
 
 
 class TimerProvider(Provider):
+    program_type = "perf_event"
+
+    def _attach_on(self, spec: ProbeSpec, program_fd: int, kernel, cpu: int):
+        """A cpu-clock perf event on `cpu`: sampled at `rate` Hz, or every
+        period (cpu-clock counts nanoseconds)."""
+        if spec.unit == "hz":
+            rate = {"frequency": spec.rate}
+        else:
+            rate = {"period": self.context(spec).extra["period_ns"]}
+        return kernel.attach_perf_event(program_fd, PERF_TYPE_SOFTWARE, CPU_CLOCK, cpu=cpu, **rate)
     def parse(self, parts: list[str], text: str) -> ProbeSpec:
         if len(parts) == 1:
             return self._parse_duration(parts[0])
@@ -54,10 +65,26 @@ class TimerProvider(Provider):
 
 
 class ProfileProvider(TimerProvider):
+    """Fires on every online CPU."""
+
     name = "profile"
     aliases = ("p",)
 
+    def attach(self, spec: ProbeSpec, program_fd: int, kernel):
+        from auger.runtime.kernel import online_cpus
+
+        return [self._attach_on(spec, program_fd, kernel, cpu) for cpu in online_cpus()]
+
 
 class IntervalProvider(TimerProvider):
+    """Fires on one CPU; `-p` does not filter it (a timer runs in whatever
+    task the CPU happens to run)."""
+
     name = "interval"
     aliases = ("i",)
+    pid_filtered = False
+
+    def attach(self, spec: ProbeSpec, program_fd: int, kernel):
+        from auger.runtime.kernel import online_cpus
+
+        return [self._attach_on(spec, program_fd, kernel, online_cpus()[0])]

@@ -14,6 +14,10 @@ from .spec import Spec
 class TracepointProvider(Provider):
     name = "tracepoint"
     aliases = ("t",)
+    program_type = "tracepoint"
+
+    def attach(self, spec: ProbeSpec, program_fd: int, kernel):
+        return [kernel.attach_tracepoint(program_fd, spec.target, spec.function)]
 
     def parse(self, parts: list[str], text: str) -> ProbeSpec:
         # `tracepoint:*foo*` searches every category for the event name.

@@ -7,6 +7,8 @@ from __future__ import annotations
 import glob
 from typing import Iterator
 
+from auger.compiler.elf import SHT_PROGBITS, ElfError, ElfFile
+
 from . import elf_symbols
 from .attach_point import argument_count_error, has_wildcard, matches, parse_uint, split_attach_point, split_function_offset
 from .base import MissingProbe, ProbeContext, ProbeError, ProbeSpec, Provider
@@ -21,10 +23,36 @@ def binaries(target: str) -> list[str]:
     return sorted(path for path in glob.glob(target) if elf_symbols.function_symbols(path))
 
 
+def file_offset(path: str, address: int) -> int:
+    """The file offset of a virtual address in an ELF file: uprobes are
+    placed by file offset, symbols give addresses. Raises ProbeError when
+    no section of the file holds the address."""
+    try:
+        elf = ElfFile.read(path)
+    except ElfError as error:
+        raise ProbeError(f"cannot read {path}: {error}") from None
+    for section in elf.sections:
+        if section.type == SHT_PROGBITS and section.address <= address < section.address + section.size:
+            return address - section.address + section.offset
+    raise ProbeError(f"address {address:#x} is in no section of {path}")
+
+
 class UprobeProvider(Provider):
     name = "uprobe"
     aliases = ("u",)
     is_return = False
+    program_type = "kprobe"
+
+    def attach(self, spec: ProbeSpec, program_fd: int, kernel):
+        if spec.address is not None:
+            address = spec.address
+        else:
+            symbols = elf_symbols.function_symbols(spec.target)
+            if spec.function not in symbols:
+                raise MissingProbe(f"No matches for uprobe {spec.target}:{spec.function}.")
+            address = symbols[spec.function] + spec.offset
+        offset = file_offset(spec.target, address)
+        return [kernel.attach_uprobe(program_fd, spec.target, offset, retprobe=self.is_return)]
 
     def parse(self, parts: list[str], text: str) -> ProbeSpec:
         if len(parts) != 2:

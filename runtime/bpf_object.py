@@ -3,8 +3,13 @@
 Codegen refers to each map through a global symbol in the `.maps` section; LLVM
 leaves a relocation at every 64-bit immediate load (LD_IMM64) of such a symbol.
 At load time those loads become BPF_PSEUDO_MAP_FD loads of the map's fd, which
-is the form the kernel resolves itself. Nothing else may be relocated: codegen
-inlines every function and keeps constants out of data sections.
+is the form the kernel resolves itself.
+
+The only other relocation is an LD_IMM64 of a callback's address (for loops
+over maps): callbacks live in a section of their own, appended to the
+program when it is linked, and the load becomes a BPF_PSEUDO_FUNC load of the
+callback's instruction offset. Codegen inlines everything else and keeps
+constants out of data sections.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from auger.compiler.elf import EM_BPF, SHF_EXECINSTR, SHT_PROGBITS, SHT_REL, SHT
 _R_BPF_64_64 = 1  # an LD_IMM64 of a symbol's address
 _LD_IMM64 = 0x18
 _PSEUDO_MAP_FD = 1
+_PSEUDO_FUNC = 4
 INSTRUCTION_SIZE = 8
 
 
@@ -31,28 +37,62 @@ class MapReference:
 
 
 @dataclass(frozen=True)
+class FunctionReference:
+    instruction: int  # index of the LD_IMM64 instruction
+    section_index: int  # the section of the function it loads the address of
+    offset: int  # the function's byte offset in that section
+
+
+@dataclass(frozen=True)
 class ProgramSection:
     section: str  # the section name codegen gave the function
     function: str
     code: bytes
     map_references: tuple[MapReference, ...]
+    index: int = 0  # the ELF section index
+    function_references: tuple[FunctionReference, ...] = ()
+    functions: tuple[tuple[str, int], ...] = ()  # (name, byte offset) of every function in the section
 
     @property
     def instruction_count(self) -> int:
         return len(self.code) // INSTRUCTION_SIZE
 
-    def linked(self, map_fds: dict[str, int]) -> bytes:
-        """The instructions with every map reference turned into a load of that
-        map's fd."""
-        code = bytearray(self.code)
-        for reference in self.map_references:
-            if reference.map_name not in map_fds:
-                raise BpfObjectError(f"no map created for {reference.map_name}")
-            at = reference.instruction * INSTRUCTION_SIZE
-            registers = code[at + 1]
-            code[at + 1] = (registers & 0x0F) | (_PSEUDO_MAP_FD << 4)
-            struct.pack_into("<i", code, at + 4, map_fds[reference.map_name])
+    def linked(self, map_fds: dict[str, int], callbacks: ProgramSection | None = None) -> bytes:
+        """The instructions, then those of `callbacks`, with every map
+        reference turned into a load of that map's fd and every callback
+        reference into a BPF_PSEUDO_FUNC load of its instruction offset."""
+        parts = (self,) if callbacks is None else (self, callbacks)
+        starts, code = {}, bytearray()
+        for part in parts:
+            starts[part.index] = len(code) // INSTRUCTION_SIZE
+            code += part.code
+        for part in parts:
+            for reference in part.map_references:
+                if reference.map_name not in map_fds:
+                    raise BpfObjectError(f"no map created for {reference.map_name}")
+                _set_immediate(code, starts[part.index] + reference.instruction, _PSEUDO_MAP_FD,
+                               map_fds[reference.map_name])  # fmt: skip
+            for reference in part.function_references:
+                if reference.section_index not in starts:
+                    raise BpfObjectError(f"{part.section} refers to a function outside its program")
+                at = starts[part.index] + reference.instruction
+                target = starts[reference.section_index] + reference.offset // INSTRUCTION_SIZE
+                _set_immediate(code, at, _PSEUDO_FUNC, target - (at + 1))
         return bytes(code)
+
+    def function_starts(self, callbacks: ProgramSection | None) -> list[tuple[str, int]]:
+        """Every function of the linked program (the program first) and the
+        instruction it starts at."""
+        if callbacks is None:
+            return [(self.function, 0)]
+        base = self.instruction_count
+        return [(self.function, 0)] + [(name, base + offset // INSTRUCTION_SIZE) for name, offset in callbacks.functions]
+
+
+def _set_immediate(code: bytearray, instruction: int, source: int, immediate: int) -> None:
+    at = instruction * INSTRUCTION_SIZE
+    code[at + 1] = (code[at + 1] & 0x0F) | (source << 4)
+    struct.pack_into("<i", code, at + 4, immediate)
 
 
 @dataclass(frozen=True)
@@ -61,10 +101,13 @@ class BpfObject:
     map_names: tuple[str, ...]
 
     def program(self, section: str) -> ProgramSection:
-        for program in self.programs:
-            if program.section == section:
-                return program
-        raise BpfObjectError(f"no program in section {section}")
+        program = self.section(section)
+        if program is None:
+            raise BpfObjectError(f"no program in section {section}")
+        return program
+
+    def section(self, section: str) -> ProgramSection | None:
+        return next((program for program in self.programs if program.section == section), None)
 
 
 def read_object(data: bytes) -> BpfObject:
@@ -86,6 +129,7 @@ def _read_object(elf: ElfFile) -> BpfObject:
     map_names = tuple(symbol.name for symbol in symbols if maps_index is not None and symbol.section_index == maps_index)
 
     relocations: dict[int, list[MapReference]] = {}
+    function_references: dict[int, list[FunctionReference]] = {}
     for section in elf.sections_of_type(SHT_REL):
         if section.info >= len(elf.sections):
             raise BpfObjectError(f"relocations {section.name} apply to a missing section")
@@ -97,18 +141,29 @@ def _read_object(elf: ElfFile) -> BpfObject:
             if relocation.symbol_index >= len(symbols):
                 raise BpfObjectError(f"relocation in {target.name} against a missing symbol")
             symbol = symbols[relocation.symbol_index]
-            if relocation.type != _R_BPF_64_64 or symbol.section_index != maps_index:
+            in_code = symbol.section_index < len(elf.sections) and elf.sections[symbol.section_index].flags & SHF_EXECINSTR
+            if relocation.type != _R_BPF_64_64 or not (symbol.section_index == maps_index or in_code):
                 raise BpfObjectError(f"unsupported relocation against {symbol.name or '?'} in {target.name}")
-            if relocation.offset >= len(code) or code[relocation.offset] != _LD_IMM64:
+            if relocation.offset + INSTRUCTION_SIZE > len(code) or code[relocation.offset] != _LD_IMM64:
                 raise BpfObjectError(f"relocation of {symbol.name} is not at a 64-bit load")
-            reference = MapReference(relocation.offset // INSTRUCTION_SIZE, symbol.name)
-            relocations.setdefault(target.index, []).append(reference)
+            instruction = relocation.offset // INSTRUCTION_SIZE
+            if in_code:  # a section symbol's addend is in the immediate
+                (addend,) = struct.unpack_from("<i", code, relocation.offset + 4)
+                reference = FunctionReference(instruction, symbol.section_index, symbol.value + addend)
+                function_references.setdefault(target.index, []).append(reference)
+            else:
+                relocations.setdefault(target.index, []).append(MapReference(instruction, symbol.name))
 
     functions = {symbol.section_index: symbol.name for symbol in symbols if symbol.type == STT_FUNC}
+    defined: dict[int, list[tuple[str, int]]] = {}
+    for symbol in sorted(symbols, key=lambda symbol: symbol.value):
+        if symbol.type == STT_FUNC:
+            defined.setdefault(symbol.section_index, []).append((symbol.name, symbol.value))
     programs = tuple(
         ProgramSection(
             section.name, functions.get(section.index, section.name), elf.contents(section),
-            tuple(relocations.get(section.index, ())),
+            tuple(relocations.get(section.index, ())), section.index,
+            tuple(function_references.get(section.index, ())), tuple(defined.get(section.index, ())),
         )
         for section in elf.sections_of_type(SHT_PROGBITS)
         if section.flags & SHF_EXECINSTR and section.size > 0

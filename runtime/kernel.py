@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Sequence
 from auger.probes import tracefs
 from auger.probes.kernel_functions import kprobes_supported
 
+from . import program_btf
 from .libbcc import (
     BPF_ENABLE_STATS,
     BPF_F_TEST_RUN_ON_CPU,
@@ -406,14 +407,19 @@ class Kernel:
     def load_program(
         self, type: int, code: bytes, name: str = "", license: str = "GPL",
         kernel_version: int = 0, log_level: int = 0, log_size: int = 1 << 20,
+        functions: Sequence[tuple[str, int]] = (),
     ) -> Program:  # fmt: skip
         """Load instructions (8 bytes each). On rejection the BpfError carries
         the verifier log (bcc reloads with log_level 1 to get it); with
         log_level > 0 the log is kept on the Program too. A name is at most
         15 characters of [A-Za-z0-9_.] and must not start with bcc's magic
-        prefixes (kprobe__, tracepoint__, kfunc__, ...)."""
+        prefixes (kprobe__, tracepoint__, kfunc__, ...). `functions`: (name,
+        first instruction) of the program and its callbacks, which the kernel
+        needs described in BTF when there are callbacks."""
         if len(code) % 8 or not code:
             raise BpfError(f"loading program {name}: code is {len(code)} bytes, not a multiple of 8", errnos.EINVAL)
+        if len(functions) > 1:
+            return self._load_with_callbacks(type, code, name, license, functions, log_level, log_size)
         while True:
             log = ctypes.create_string_buffer(log_size)
             result, error, detail = quiet_call(
@@ -430,6 +436,17 @@ class Kernel:
                 what = f"the verifier rejected program {name}" if text else f"loading program {name}"
                 raise failure(what, error, log=text, detail=detail)
             return self._own(Program(result, type, name, text if log_level else ""))
+
+    def _load_with_callbacks(self, type: int, code: bytes, name: str, license: str,
+                             functions: Sequence[tuple[str, int]], log_level: int, log_size: int) -> Program:  # fmt: skip
+        """The program and its callbacks, with BTF function info (program_btf)."""
+        btf = self._own(KernelObject(program_btf.load_btf(program_btf.function_btf([f for f, _ in functions]))))
+        starts = [start for _, start in functions]
+        result, error, text = program_btf.load_program(type, code, name, license, btf.fd, starts, log_level, log_size)
+        if result < 0:  # again with the verifier log, to say why
+            _, error, text = program_btf.load_program(type, code, name, license, btf.fd, starts, 1, max(log_size, 1 << 24))
+            raise failure(f"the verifier rejected program {name}", error, log=text)
+        return self._own(Program(result, type, name, text if log_level else ""))
 
     # --- attaching ---
 

@@ -1,8 +1,10 @@
 """Load a compiled program into the kernel: create its maps, link each
-program's map references to their fds, and load it with the verifier log.
+program's map references to their fds, and load every program as its BPF
+program type.
 
 A rejection becomes a LoadError naming the probe, with the end of the
-verifier log (where the verifier says what it did not accept).
+verifier log (where the verifier says what it did not accept) and a hint,
+or the whole log when asked (-v).
 """
 
 from __future__ import annotations
@@ -12,11 +14,20 @@ from dataclasses import dataclass
 from auger.compiler.codegen.module import CompiledProbe, CompiledProgram
 from auger.compiler.resources import MapPlan
 
+from auger.compiler.codegen.loops import callback_section
+
 from .bpf_object import read_object
 from .kernel import Kernel, Map, Program
 from .libbcc import BpfError, MapType, ProgType
 
 LOG_LINES_SHOWN = 20
+
+_PROGRAM_TYPES = {
+    "raw_tracepoint": ProgType.RAW_TRACEPOINT,
+    "tracepoint": ProgType.TRACEPOINT,
+    "kprobe": ProgType.KPROBE,
+    "perf_event": ProgType.PERF_EVENT,
+}
 
 
 class LoadError(Exception):
@@ -26,10 +37,10 @@ class LoadError(Exception):
 @dataclass
 class LoadedProgram:
     maps: dict[str, Map]  # by symbol (MapPlan.symbol)
-    programs: dict[str, tuple[CompiledProbe, Program]]  # by section
+    programs: list[tuple[CompiledProbe, Program]]  # in the order of CompiledProgram.probes
 
     def probes_of_kind(self, kind: str) -> list[Program]:
-        return [program for probe, program in self.programs.values() if probe.kind == kind]
+        return [program for probe, program in self.programs if probe.kind == kind]
 
 
 def create_map(kernel: Kernel, plan: MapPlan) -> Map:
@@ -37,28 +48,39 @@ def create_map(kernel: Kernel, plan: MapPlan) -> Map:
     return kernel.create_map(map_type, plan.key_size, plan.value_size, plan.max_entries, name=plan.kernel_name)
 
 
-def load(kernel: Kernel, compiled: CompiledProgram) -> LoadedProgram:
-    """Everything the program needs, owned by `kernel` (closing it frees all)."""
+def load(kernel: Kernel, compiled: CompiledProgram, full_log: bool = False) -> LoadedProgram:
+    """Everything the program needs, owned by `kernel` (closing it frees
+    all, also what was created before a failure). `full_log`: a rejection
+    shows the whole verifier log."""
     try:
-        maps = {plan.symbol: create_map(kernel, plan) for plan in compiled.resources.all_maps()}
+        maps = {plan.symbol: create_map(kernel, plan) for plan in compiled.maps}
     except BpfError as problem:
-        raise LoadError(str(problem)) from None
+        raise LoadError(f"ERROR: {problem}") from None
     map_fds = {symbol: map_.fd for symbol, map_ in maps.items()}
     bpf_object = read_object(compiled.object_code)
-    programs = {}
+    programs = []
     for probe in compiled.probes:
-        code = bpf_object.program(probe.section).linked(map_fds)
+        section = bpf_object.program(probe.section)
+        callbacks = bpf_object.section(callback_section(probe.section))
+        code = section.linked(map_fds, callbacks)
         try:
-            program = kernel.load_program(ProgType.RAW_TRACEPOINT, code, name=probe.name)
+            program = kernel.load_program(_PROGRAM_TYPES[probe.group.program_type], code, name=probe.name,
+                                          functions=section.function_starts(callbacks))
         except BpfError as problem:
-            raise LoadError(_rejection(probe, problem)) from None
-        programs[probe.section] = (probe, program)
+            raise LoadError(_rejection(probe, problem, full_log)) from None
+        programs.append((probe, program))
     return LoadedProgram(maps, programs)
 
 
-def _rejection(probe: CompiledProbe, problem: BpfError) -> str:
+def _rejection(probe: CompiledProbe, problem: BpfError, full_log: bool) -> str:
     message = f"ERROR: the kernel rejected the program of probe {probe.probe_text}: {problem}"
     lines = [line for line in problem.log.splitlines() if line.strip()]
-    if lines:
-        message += "\nverifier log (last lines):\n" + "\n".join(lines[-LOG_LINES_SHOWN:])
-    return message
+    if not lines:
+        return message
+    if full_log:
+        return message + "\nverifier log:\n" + "\n".join(lines)
+    shown = lines[-LOG_LINES_SHOWN:]
+    return (
+        message + "\nverifier log (last lines):\n" + "\n".join(shown)
+        + "\nHINT: the last lines say what the verifier did not accept; -v shows the whole log"
+    )  # fmt: skip

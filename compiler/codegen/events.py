@@ -1,47 +1,50 @@
-"""Records to userspace through the ring buffer: reserve, fill, submit.
+"""Records to userspace through the ring buffer.
 
-A record is the event id (8 bytes) then the argument slots the resource plan
-laid out. Arguments are computed before the reservation, so nothing between
-reserve and submit can branch away and leave the reservation open (which the
-verifier rejects). A full ring buffer drops the record.
+A record is the event id (8 bytes) then the fields the resource plan laid
+out (values.py layouts). It is built in scratch space and copied into the
+ring buffer with one bpf_ringbuf_output, so nothing is ever reserved while
+arguments are still being computed (a reservation left open on some branch
+is a verifier error). When the ring buffer is full the record is dropped
+and this CPU's slot of the lost-events counter grows by one; the session
+reports the total (runtime/events.py: lost_events).
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import llvmlite.ir as ir
 
-from auger.compiler.resources import EventPlan, slot_size
+from auger.compiler.resources import EventPlan
+from auger.compiler.types import UINT64
 
 from .function import ProbeFunction
-from .helpers import BYTE_POINTER, I32, I64, RINGBUF_RESERVE, RINGBUF_SUBMIT, call_helper
+from .helpers import BYTE_POINTER, I64, MAP_LOOKUP_ELEM, RINGBUF_OUTPUT, call_helper
+from .scratch import scratch_space
+from .values import at, store
 
 
-def emit_event(fn: ProbeFunction, event: EventPlan, arguments: list[ir.Value | bytes]) -> None:
-    """`arguments` match event.fields: an i64 value, or the bytes of a
-    string known at compile time (NUL-padded to its slot)."""
+def emit_event(fn: ProbeFunction, event: EventPlan, arguments: Sequence[ir.Value | bytes]) -> None:
+    """Send one record of `event`. `arguments` match event.fields: an i64,
+    the i8* of a wide value in its layout, or the bytes of a string known
+    at compile time."""
+    space = scratch_space(fn)
+    with space.temporaries():
+        record = space.allocate(event.size)
+        store(fn, UINT64, record, ir.Constant(I64, event.id))
+        for field, argument in zip(event.fields, arguments):
+            store(fn, field.type, at(fn.builder, record, field.offset), argument)
+        builder = fn.builder
+        ring_buffer = fn.map_pointer(fn.plan.ring_buffer)
+        status = call_helper(builder, RINGBUF_OUTPUT, ring_buffer, record, ir.Constant(I64, event.size), ir.Constant(I64, 0))
+        with builder.if_then(builder.icmp_signed("!=", status, ir.Constant(I64, 0))):
+            _count_lost(fn)
+
+
+def _count_lost(fn: ProbeFunction) -> None:
     builder = fn.builder
-    ring_buffer = fn.map_pointer(fn.plan.ring_buffer)
-    record = call_helper(builder, RINGBUF_RESERVE, ring_buffer, ir.Constant(I64, event.size), ir.Constant(I64, 0))
-    reserved = builder.icmp_unsigned("!=", record, ir.Constant(BYTE_POINTER, None))
-    fill, done = fn.block("event_fill"), fn.block("event_done")
-    builder.cbranch(reserved, fill, done)
-    builder.position_at_end(fill)
-    _store_word(builder, record, 0, ir.Constant(I64, event.id))
-    for field, argument in zip(event.fields, arguments):
-        if isinstance(argument, bytes):
-            padded = argument.ljust(slot_size(field.type), b"\0")
-            for at in range(0, len(padded), 8):
-                word = int.from_bytes(padded[at : at + 8], "little", signed=True)
-                _store_word(builder, record, field.offset + at, ir.Constant(I64, word))
-        else:
-            _store_word(builder, record, field.offset, argument)
-    call_helper(builder, RINGBUF_SUBMIT, record, ir.Constant(I64, 0))
-    builder.branch(done)
-    builder.position_at_end(done)
-
-
-def _store_word(builder: ir.IRBuilder, record: ir.Value, offset: int, value: ir.Value) -> None:
-    address = builder.gep(record, [ir.Constant(I32, offset)])
-    builder.store(value, builder.bitcast(address, I64.as_pointer()))
-
-
+    counter = call_helper(builder, MAP_LOOKUP_ELEM, fn.map_pointer(fn.plan.lost_events), scratch_space(fn).zero_key)
+    with builder.if_then(builder.icmp_unsigned("!=", counter, ir.Constant(BYTE_POINTER, None))):
+        slot = builder.bitcast(counter, I64.as_pointer())
+        # Per-CPU: no other program writes this slot meanwhile.
+        builder.store(builder.add(builder.load(slot), ir.Constant(I64, 1)), slot)

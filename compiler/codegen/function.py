@@ -1,23 +1,59 @@
-"""One probe's LLVM function under construction: its builder, stack slots and
-the module's map symbols, shared by the expression, statement, map and event
-lowering."""
+"""One probe's LLVM function under construction: its builder, stack slots,
+the module's map symbols and the attach points the program serves, shared by
+the expression, statement, map, event and context lowering."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import llvmlite.ir as ir
 
 from auger.compiler.resources import MapPlan, ResourcePlan
 from auger.compiler.semantic import Analysis
+from auger.probes.base import ProbeContext, ProbeSpec
 
 from .helpers import BYTE_POINTER, I64
 
+# What a program's context pointer points at, by BPF program type.
+RAW_TRACEPOINT = "raw_tracepoint"  # u64 args[]
+TRACEPOINT = "tracepoint"  # the tracepoint's record, common fields first
+KPROBE = "kprobe"  # struct pt_regs (kprobes and uprobes)
+PERF_EVENT = "perf_event"  # struct bpf_perf_event_data, pt_regs first
+
+# The runtime values map (an ARRAY of u64 the session fills before
+# attaching): values known only when the program runs.
+RUNTIME_MAP = MapPlan("", "auger_runtime", "array", None, None, 4, 8, 3)
+RUNTIME_CPID = 0  # the -c child's pid
+RUNTIME_FILTER_PID = 1  # -p PID, 0 when not given
+RUNTIME_START_NS = 2  # CLOCK_MONOTONIC (bpf_ktime_get_ns) when the session started: `elapsed`
+
+
+@dataclass(frozen=True)
+class AttachGroup:
+    """The attach points one program serves (all of one provider, all with
+    the same code). `probe_ids[i]` is the index of `specs[i].name` in the
+    program's probe name table."""
+
+    provider: str
+    program_type: str
+    specs: tuple[ProbeSpec, ...]
+    contexts: tuple[ProbeContext, ...]
+    probe_ids: tuple[int, ...]
+    pid_filtered: bool
+
+    @property
+    def context(self) -> ProbeContext:
+        return self.contexts[0]
+
 
 class ProbeFunction:
-    def __init__(self, function: ir.Function, analysis: Analysis, plan: ResourcePlan, map_symbols: dict[str, ir.GlobalVariable]):
+    def __init__(self, function: ir.Function, analysis: Analysis, plan: ResourcePlan,
+                 map_symbols: dict[str, ir.GlobalVariable], group: AttachGroup):  # fmt: skip
         self.function = function
         self.analysis = analysis
         self.plan = plan
         self.map_symbols = map_symbols
+        self.group = group
         entry = function.append_basic_block("entry")
         # Stack slots go at the top of the entry block, where LLVM promotes
         # them to registers or gives each one fixed stack offset.
@@ -44,6 +80,14 @@ class ProbeFunction:
         """End the current block with `return 0` unless it already ended."""
         if not self.builder.block.is_terminated:
             self.builder.ret(ir.Constant(I64, 0))
+
+    def return_unless(self, condition: ir.Value, name: str) -> None:
+        """Go on only where the i1 `condition` holds; return 0 elsewhere."""
+        go_on, stop = self.block(name), self.block(name + "_stop")
+        self.builder.cbranch(condition, go_on, stop)
+        self.builder.position_at_end(stop)
+        self.builder.ret(ir.Constant(I64, 0))
+        self.builder.position_at_end(go_on)
 
     def start_unreachable(self) -> None:
         """After a `return`: later statements go to a block nothing reaches,

@@ -1,81 +1,216 @@
-"""Map access in BPF: build a key on the stack, look it up, read, store, and
-add to per-CPU aggregation slots in place.
+"""Map access in BPF: build a key, look it up, read, store, delete, and find
+(or create) an aggregation's per-CPU value to update in place.
 
-Values are 8-byte slots (resources.slot_size). A key-less map is an array
-whose one key is the 32-bit index 0; a keyed map's key is its integer
-elements, 8 bytes each.
+Keys and plain values are laid out as values.py lays them out (integers in
+8-byte slots). A key-less map is a one-entry hash whose key is the 32-bit 0
+(a hash, so that delete and clear can remove the value). An update that
+fails because the map is full adds one to the map's slot of the per-CPU
+`map_full` counter, which the session reports.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+from weakref import WeakKeyDictionary
+
 import llvmlite.ir as ir
 
 from auger.compiler.resources import MapPlan
+from auger.compiler.types import AggregateType
 
+from . import values
 from .function import ProbeFunction
-from .helpers import BPF_ANY, BYTE_POINTER, I32, I64, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, call_helper
+from .helpers import (BPF_ANY, BYTE_POINTER, I32, I64, MAP_DELETE_ELEM, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM,
+                      call_helper)
+from .scratch import scratch_space
+
+# Not in helpers.py's table yet: map_lookup_percpu_elem(map, key, cpu).
+_MAP_LOOKUP_PERCPU_ELEM = 195
+_NOEXIST = 1  # map_update_elem: only create
+_EEXIST = 17
+_POSSIBLE_CPUS = "/sys/devices/system/cpu/possible"
+_SLOTS: WeakKeyDictionary[ProbeFunction, dict[tuple[str, str], ir.AllocaInstr]] = WeakKeyDictionary()
+
+
+def _shared_slot(fn: ProbeFunction, type_: ir.Type, name: str) -> ir.AllocaInstr:
+    """One stack slot per probe for each kind of short-lived value (a key,
+    a value to store): written right before the helper call that copies it.
+    A slot per call site would overflow the 512-byte stack (LLVM does not
+    reuse them, and aborts the process when the stack is full)."""
+    slots = _SLOTS.setdefault(fn, {})
+    if (name, str(type_)) not in slots:
+        slots[name, str(type_)] = fn.stack_slot(type_, name)
+    return slots[name, str(type_)]
 
 
 def key_pointer(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value]) -> ir.Value:
+    """The key in memory (an i8*), built from `keys` (computed before: the
+    slot is shared)."""
     builder = fn.builder
     if plan.key is None:
-        slot = fn.stack_slot(I32, "key")
-        builder.store(ir.Constant(I32, 0), slot)
-        return builder.bitcast(slot, BYTE_POINTER)
-    slot = fn.stack_slot(ir.ArrayType(I64, len(keys)), "key")
+        return scratch_space(fn).zero_key
+    if values.holds_wide(plan.key):  # strings and such: laid out in scratch
+        return values.build_key(fn, plan.key, keys)
+    slot = _shared_slot(fn, ir.ArrayType(I64, len(keys)), "key")
     for index, key in enumerate(keys):
         element = builder.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, index)])
         builder.store(key, element)
     return builder.bitcast(slot, BYTE_POINTER)
 
 
-def _lookup(fn: ProbeFunction, plan: MapPlan, key: ir.Value) -> ir.Value:
-    found = call_helper(fn.builder, MAP_LOOKUP_ELEM, fn.map_pointer(plan), key)
-    return fn.builder.bitcast(found, I64.as_pointer())
+def lookup(fn: ProbeFunction, plan: MapPlan, key: ir.Value) -> ir.Value:
+    """The value's address (i8*), null when the key is absent."""
+    return call_helper(fn.builder, MAP_LOOKUP_ELEM, fn.map_pointer(plan), key)
+
+
+def is_null(fn: ProbeFunction, pointer: ir.Value) -> ir.Value:
+    return fn.builder.icmp_unsigned("==", pointer, ir.Constant(pointer.type, None))
+
+
+def word(fn: ProbeFunction, value: ir.Value, index: int | ir.Value) -> ir.Value:
+    """The address of 8-byte word `index` of a map value (an i8*)."""
+    words = fn.builder.bitcast(value, I64.as_pointer())
+    offset = index if isinstance(index, ir.Value) else ir.Constant(I64, index)
+    return fn.builder.gep(words, [offset])
 
 
 def read_value(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value]) -> ir.Value:
     """The entry's value, or 0 when the key is absent."""
-    builder = fn.builder
-    value = _lookup(fn, plan, key_pointer(fn, plan, keys))
-    missing = builder.icmp_unsigned("==", value, ir.Constant(value.type, None))
-    hit, done = fn.block("map_hit"), fn.block("map_read")
-    before = builder.block
-    builder.cbranch(missing, done, hit)
-    builder.position_at_end(hit)
-    loaded = builder.load(value)
-    builder.branch(done)
-    builder.position_at_end(done)
-    result = builder.phi(I64)
-    result.add_incoming(ir.Constant(I64, 0), before)
-    result.add_incoming(loaded, hit)
-    return result
+    if isinstance(plan.value, AggregateType):
+        return read_combined(fn, plan, key_pointer(fn, plan, keys))
+    return values.load_or_zero(fn, plan.value, lookup(fn, plan, key_pointer(fn, plan, keys)))
+
+
+def has_key(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value]) -> ir.Value:
+    """1 if the key is in the map, else 0 (an i64)."""
+    found = lookup(fn, plan, key_pointer(fn, plan, keys))
+    return fn.builder.zext(fn.builder.not_(is_null(fn, found)), I64)
 
 
 def store_value(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value], value: ir.Value) -> None:
-    slot = fn.stack_slot(I64, "value")
-    fn.builder.store(value, slot)
+    """`value`: an i64, or a wide value's i8* already laid out as the map's value type."""
+    if values.is_wide(plan.value):
+        slot = value
+    else:
+        slot = _shared_slot(fn, I64, "value")
+        fn.builder.store(value, slot)
     key = key_pointer(fn, plan, keys)
-    call_helper(fn.builder, MAP_UPDATE_ELEM, fn.map_pointer(plan), key,
-                fn.builder.bitcast(slot, BYTE_POINTER), ir.Constant(I64, BPF_ANY))
+    status = call_helper(fn.builder, MAP_UPDATE_ELEM, fn.map_pointer(plan), key,
+                         fn.builder.bitcast(slot, BYTE_POINTER), ir.Constant(I64, BPF_ANY))
+    _count_if_full(fn, plan, fn.builder.icmp_unsigned("!=", status, ir.Constant(I64, 0)))
 
 
-def add_to_slot(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value], amount: ir.Value) -> None:
-    """count()/sum(): this CPU's slot += amount; a missing key is created
-    holding `amount`. The map is per-CPU, so no atomic add is needed."""
+def delete(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value]) -> None:
+    """Remove the entry; an absent key is not an error (as bpftrace)."""
+    call_helper(fn.builder, MAP_DELETE_ELEM, fn.map_pointer(plan), key_pointer(fn, plan, keys))
+
+
+def call_unlisted_helper(fn: ProbeFunction, helper: int, result: ir.Type, *arguments: ir.Value) -> ir.Value:
+    """A helper helpers.py has no signature for yet, typed by its arguments."""
+    signature = ir.FunctionType(result, [argument.type for argument in arguments])
+    return fn.builder.call(fn.builder.inttoptr(ir.Constant(I64, helper), signature.as_pointer()), list(arguments))
+
+
+def read_combined(fn: ProbeFunction, plan: MapPlan, key: ir.Value) -> ir.Value:
+    """count/sum/min/max/avg as an integer, the CPUs combined as userspace
+    combines them (avg: total / count toward zero; 0 when nothing was seen)."""
+    builder = fn.builder
+    kind, signed = plan.value.kind, plan.value.signed
+    first, second, seen = (fn.stack_slot(I64, name) for name in ("first", "second", "seen"))
+    for slot in (first, second, seen):
+        builder.store(ir.Constant(I64, 0), slot)
+    cpu = fn.stack_slot(I32, "cpu")
+    builder.store(ir.Constant(I32, 0), cpu)
+    test, body, add, step, done = (fn.block(f"cpus_{part}") for part in ("test", "body", "add", "step", "done"))
+    builder.branch(test)
+    builder.position_at_end(test)
+    builder.cbranch(builder.icmp_unsigned("<", builder.load(cpu), ir.Constant(I32, _cpu_count())), body, done)
+    builder.position_at_end(body)
+    value = call_unlisted_helper(fn, _MAP_LOOKUP_PERCPU_ELEM, BYTE_POINTER, fn.map_pointer(plan), key, builder.load(cpu))
+    builder.cbranch(is_null(fn, value), step, add)
+    builder.position_at_end(add)
+    words = [builder.load(word(fn, value, 0)), builder.load(word(fn, value, 1)) if kind != "count" else None]
+    if kind in ("min", "max"):
+        compare = builder.icmp_signed if signed else builder.icmp_unsigned
+        wins = compare("<" if kind == "min" else ">", words[0], builder.load(first))
+        unseen = builder.icmp_unsigned("==", builder.load(seen), ir.Constant(I64, 0))
+        take = builder.and_(builder.icmp_unsigned("!=", words[1], ir.Constant(I64, 0)), builder.or_(unseen, wins))
+        builder.store(builder.select(take, words[0], builder.load(first)), first)
+        builder.store(builder.or_(builder.load(seen), builder.zext(take, I64)), seen)
+    else:
+        builder.store(builder.add(builder.load(first), words[0]), first)
+        if kind == "avg":
+            builder.store(builder.add(builder.load(second), words[1]), second)
+    builder.branch(step)
+    builder.position_at_end(step)
+    builder.store(builder.add(builder.load(cpu), ir.Constant(I32, 1)), cpu)
+    builder.branch(test)
+    builder.position_at_end(done)
+    if kind != "avg":
+        return builder.load(first)
+    count, total = builder.load(first), builder.load(second)
+    negative = builder.icmp_signed("<", total, ir.Constant(I64, 0)) if signed else ir.Constant(ir.IntType(1), 0)
+    magnitude = builder.select(negative, builder.neg(total), total)
+    # udiv by zero gives 0 in BPF, which is the average of nothing.
+    quotient = builder.udiv(magnitude, count)
+    return builder.select(negative, builder.neg(quotient), quotient)
+
+
+def _cpu_count() -> int:
+    """nr_cpu_ids (the possible CPUs are "0-N"), read when compiling: the
+    bound the verifier needs for the loop over the CPUs."""
+    with open(_POSSIBLE_CPUS) as possible:
+        return int(possible.read().strip().split(",")[-1].split("-")[-1]) + 1
+
+
+def update_slot(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value], update: Callable[[ir.Value], None]) -> None:
+    """Call `update(value)` to emit code that changes this CPU's value of
+    the entry in place (`value` is an i8*). A missing entry is created all
+    zero first; BPF_NOEXIST makes a racing creation on another CPU harmless
+    (EEXIST: look it up again). The map being per-CPU, no atomics are needed."""
     builder = fn.builder
     key = key_pointer(fn, plan, keys)
-    slot = _lookup(fn, plan, key)
-    missing = builder.icmp_unsigned("==", slot, ir.Constant(slot.type, None))
-    create, add, done = fn.block("slot_new"), fn.block("slot_add"), fn.block("slot_done")
-    builder.cbranch(missing, create, add)
-    builder.position_at_end(add)
-    builder.store(builder.add(builder.load(slot), amount), slot)
-    builder.branch(done)
+    found = lookup(fn, plan, key)
+    found_block = builder.block
+    create, apply, done = fn.block("slot_new"), fn.block("slot_update"), fn.block("slot_done")
+    builder.cbranch(is_null(fn, found), create, apply)
+
     builder.position_at_end(create)
-    initial = fn.stack_slot(I64, "initial")
-    builder.store(amount, initial)
-    call_helper(builder, MAP_UPDATE_ELEM, fn.map_pointer(plan), key,
-                builder.bitcast(initial, BYTE_POINTER), ir.Constant(I64, BPF_ANY))
+    zero = lookup(fn, fn.plan.zero, key_pointer(fn, fn.plan.zero, []))
+    have_zero = fn.block("slot_zero")
+    builder.cbranch(is_null(fn, zero), done, have_zero)
+    builder.position_at_end(have_zero)
+    status = call_helper(builder, MAP_UPDATE_ELEM, fn.map_pointer(plan), key, zero, ir.Constant(I64, _NOEXIST))
+    failed = builder.and_(builder.icmp_unsigned("!=", status, ir.Constant(I64, 0)),
+                          builder.icmp_unsigned("!=", status, ir.Constant(I64, -_EEXIST & (2**64 - 1))))
+    _count_if_full(fn, plan, failed)
+    created = lookup(fn, plan, key)
+    created_block = builder.block
+    builder.cbranch(is_null(fn, created), done, apply)
+
+    builder.position_at_end(apply)
+    value = builder.phi(BYTE_POINTER)
+    value.add_incoming(found, found_block)
+    value.add_incoming(created, created_block)
+    update(value)
+    builder.branch(done)
+    builder.position_at_end(done)
+
+
+def _count_if_full(fn: ProbeFunction, plan: MapPlan, failed: ir.Value) -> None:
+    """Where the i1 `failed` holds, add one to the map's `map_full` slot."""
+    builder = fn.builder
+    count, done = fn.block("map_full"), fn.block("map_full_done")
+    builder.cbranch(failed, count, done)
+    builder.position_at_end(count)
+    counters = fn.plan.map_full
+    index = _shared_slot(fn, I32, "map_index")
+    builder.store(ir.Constant(I32, fn.plan.maps.index(plan)), index)
+    counter = lookup(fn, counters, builder.bitcast(index, BYTE_POINTER))
+    increment = fn.block("map_full_add")
+    builder.cbranch(is_null(fn, counter), done, increment)
+    builder.position_at_end(increment)
+    slot = word(fn, counter, 0)
+    builder.store(builder.add(builder.load(slot), ir.Constant(I64, 1)), slot)
     builder.branch(done)
     builder.position_at_end(done)

@@ -1,8 +1,13 @@
 """One LLVM module per program: a `.maps` global per map, one function per
-probe in a section of its own, then optimisation and the BPF object.
+program in a section of its own, then optimisation and the BPF object.
 
-BEGIN and END become raw_tracepoint programs, which the runtime runs itself
-with BPF_PROG_TEST_RUN; no other probe kind is lowered yet.
+A probe block becomes one program per group of its attach points that share
+a provider and identical code: a wildcard over 300 tracepoints is one
+program attached 300 times. Attach points only need programs of their own
+when their code differs: `args` fields at different offsets, or `probe` in a
+program type that cannot tell its attach points apart at run time
+(tracepoints can: context.py). BEGIN and END are raw_tracepoint programs the
+runtime runs itself with BPF_PROG_TEST_RUN.
 """
 
 from __future__ import annotations
@@ -11,27 +16,33 @@ from dataclasses import dataclass
 
 import llvmlite.ir as ir
 
-from auger.compiler.resources import ResourcePlan, plan_resources, unsupported
-from auger.compiler.semantic import Analysis
+from auger.compiler import ast
+from auger.compiler.resources import MapPlan, ResourcePlan, plan_resources, unsupported
+from auger.compiler.semantic import Analysis, ProbeAnalysis
+from auger.probes import registry
 
 from . import target
-from .function import ProbeFunction
+from .context import pid_filter_passes
+from .function import RUNTIME_MAP, TRACEPOINT, AttachGroup, ProbeFunction
 from .helpers import BYTE_POINTER, I64
 from .statements import ProbeLowering
 
 # Probe kinds the runtime triggers itself.
 SELF_TRIGGERED = ("BEGIN", "END")
+_KERNEL_NAME_LENGTH = 15
 
 
 @dataclass(frozen=True)
 class CompiledProbe:
     """One BPF program: `section` names it in the object, `name` is the
-    kernel's program name, `kind` the provider (BEGIN, END, ...)."""
+    kernel's program name, `kind` the provider (BEGIN, END, tracepoint, ...),
+    `group` the attach points it serves."""
 
     section: str
     name: str
     kind: str
     probe_text: str  # the attach points as written, for messages
+    group: AttachGroup
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,16 @@ class CompiledProgram:
     object_code: bytes
     resources: ResourcePlan
     probes: tuple[CompiledProbe, ...]
+    probe_names: tuple[str, ...]  # what `probe` values index (context.py)
+
+    @property
+    def maps(self) -> tuple[MapPlan, ...]:
+        return _all_maps(self.resources)
+
+
+def _all_maps(resources: ResourcePlan) -> tuple[MapPlan, ...]:
+    """Every map to create: the plan's, then the runtime values map."""
+    return resources.all_maps() + (RUNTIME_MAP,)
 
 
 def compile_program(analysis: Analysis) -> CompiledProgram:
@@ -50,23 +71,67 @@ def compile_program(analysis: Analysis) -> CompiledProgram:
     module.triple = target.TRIPLE
     module.data_layout = target.data_layout()
     symbols = {}
-    for plan in resources.all_maps():
+    for plan in _all_maps(resources):
         symbol = ir.GlobalVariable(module, I64, plan.symbol)
         symbol.section = ".maps"
         symbol.initializer = ir.Constant(I64, 0)
         symbols[plan.symbol] = symbol
+    probe_names: list[str] = []
     probes = []
-    for index, probe in enumerate(analysis.probes):
-        kinds = {spec.provider for spec in probe.specs}
+    for probe in analysis.probes:
         text = ",".join(point.text for point in probe.probe.attach_points)
-        if len(kinds) != 1 or not kinds <= set(SELF_TRIGGERED):
-            raise unsupported(f"probes other than BEGIN and END ({text})", probe.probe.span)
-        kind = kinds.pop()
-        name = f"{kind}_{index}"
-        function = ir.Function(module, ir.FunctionType(I64, [BYTE_POINTER]), name)
-        function.section = f"auger/{name}"
-        lowering = ProbeLowering(ProbeFunction(function, analysis, resources, symbols), probe.variables)
-        lowering.lower_probe(probe.probe)
-        probes.append(CompiledProbe(function.section, name, kind, text))
+        for group in _attach_groups(probe, probe_names):
+            name = _program_name(group.provider, len(probes))
+            function = ir.Function(module, ir.FunctionType(I64, [BYTE_POINTER]), name)
+            function.section = f"auger/{name}"
+            fn = ProbeFunction(function, analysis, resources, symbols, group)
+            _lower_probe(fn, probe)
+            probes.append(CompiledProbe(function.section, name, group.provider, text, group))
     ir_text = str(module)
-    return CompiledProgram(ir_text, target.emit_object(ir_text), resources, tuple(probes))
+    return CompiledProgram(ir_text, target.emit_object(ir_text), resources, tuple(probes), tuple(probe_names))
+
+
+def _lower_probe(fn: ProbeFunction, probe: ProbeAnalysis) -> None:
+    """The -p filter, the predicate, then the body."""
+    lowering = ProbeLowering(fn, probe.variables)
+    if fn.group.pid_filtered:
+        fn.return_unless(pid_filter_passes(fn), "pid_filter")
+    if probe.probe.predicate is not None:
+        fn.return_unless(lowering.truth(probe.probe.predicate), "predicate")
+    lowering.statement(probe.probe.body)
+    fn.finish_block()
+
+
+def _attach_groups(probe: ProbeAnalysis, probe_names: list[str]) -> list[AttachGroup]:
+    """The probe's attach points split into programs (see the module doc);
+    each attach point's name is appended to `probe_names`."""
+    used = {node.name for node in probe.probe.walk() if isinstance(node, ast.Identifier)}
+    groups: dict[tuple, list] = {}
+    for spec, context in zip(probe.specs, probe.contexts):
+        provider = registry.provider(spec.provider)
+        program_type = getattr(provider, "program_type", None)
+        if program_type is None:
+            raise unsupported(f"{spec.provider} probes", probe.probe.span)
+        key = (
+            spec.provider,
+            context.args if "args" in used else None,
+            spec if "probe" in used and program_type != TRACEPOINT else None,
+        )
+        groups.setdefault(key, []).append((spec, context, len(probe_names)))
+        probe_names.append(spec.name)
+    return [
+        AttachGroup(
+            key[0], registry.provider(key[0]).program_type,
+            tuple(spec for spec, _, _ in members), tuple(context for _, context, _ in members),
+            tuple(probe_id for _, _, probe_id in members),
+            pid_filtered=getattr(registry.provider(key[0]), "pid_filtered", True),
+        )
+        for key, members in groups.items()
+    ]  # fmt: skip
+
+
+def _program_name(kind: str, index: int) -> str:
+    """`tracepoint_3`: at most 15 characters, and never one of the prefixes
+    bcc strips (`kprobe__`, `tracepoint__`, ...): one underscore."""
+    suffix = f"_{index}"
+    return kind[: _KERNEL_NAME_LENGTH - len(suffix)] + suffix

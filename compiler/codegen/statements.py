@@ -1,24 +1,34 @@
-"""Statements and the calls that act (printf, exit, aggregations) to LLVM IR."""
+"""Statements and the calls that act (printf, exit, aggregations, the map
+functions) to LLVM IR; loops are in loops.py, aggregations in aggregations.py."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import llvmlite.ir as ir
 
 from auger.compiler import ast
-from auger.compiler.literals import string_bytes
-from auger.compiler.resources import SUPPORTED_AGGREGATES, unsupported
+from auger.compiler.resources import acts_on_map, unsupported
 from auger.compiler.semantic.literals import literal_int
 from auger.compiler.types import IntType
 
 from . import maps
+from .aggregations import aggregate
 from .events import emit_event
 from .expressions import ExpressionLowering, constant, narrow
 from .helpers import I64
+from .loops import LoopLowering, map_length
+from .value_calls import OUTPUT_CALLS
 
 _AGGREGATIONS = ("count", "sum", "min", "max", "avg", "stats", "hist", "lhist")
 
 
-class ProbeLowering(ExpressionLowering):
+class ProbeLowering(LoopLowering, ExpressionLowering):
+    def __init__(self, *arguments) -> None:
+        super().__init__(*arguments)
+        self.loops = []
+        self.returned_flag = None
+
     def lower_probe(self, probe: ast.Probe) -> None:
         if probe.predicate is not None:
             raise unsupported("probe predicates", probe.predicate.span)
@@ -44,7 +54,7 @@ class ProbeLowering(ExpressionLowering):
     def statement_Assignment(self, node: ast.Assignment) -> None:
         target, value = node.target, node.value
         if isinstance(value, ast.Call) and value.name in _AGGREGATIONS:
-            self._aggregate(target, value)
+            aggregate(self, target, value)
             return
         if node.op == "=":
             result = self.lower(value)
@@ -91,35 +101,23 @@ class ProbeLowering(ExpressionLowering):
     def statement_Return(self, node: ast.Return) -> None:
         if node.value is not None:
             raise unsupported("return with a value", node.value.span)
-        self.builder.ret(ir.Constant(I64, 0))
+        self.return_from_probe()
         self.fn.start_unreachable()
-
-    def _aggregate(self, target: ast.Expr, call: ast.Call) -> None:
-        if call.name not in SUPPORTED_AGGREGATES:
-            raise unsupported(f"{call.name}()", call.span)
-        plan = self.fn.plan.map(target.name)
-        amount = constant(1) if call.name == "count" else self.lower(call.args[0])
-        maps.add_to_slot(self.fn, plan, self.map_keys(target), amount)
 
     # ------------------------------------------------------------ calls that act
 
     def call(self, node: ast.Call) -> None:
-        if node.name == "printf":
-            self._printf(node)
-        elif node.name == "exit":
+        if node.name == "exit":
             self._exit(node)
+        elif acts_on_map(node):
+            self._map_action(node)
+        elif node.name == "delete":
+            target = node.args[0]
+            maps.delete(self.fn, self.fn.plan.map(target.name), self._key_of(node))
+        elif node.name in OUTPUT_CALLS:
+            self.output_call(node)
         else:
             raise unsupported(f"{node.name}()", node.span)
-
-    def _printf(self, node: ast.Call) -> None:
-        event = self.fn.plan.event_of_call[id(node)]
-        arguments: list[ir.Value | bytes] = []
-        for argument in node.args[1:]:
-            if isinstance(argument, ast.StringLiteral):
-                arguments.append(string_bytes(argument.value) + b"\0")
-            else:
-                arguments.append(self.lower(argument))
-        emit_event(self.fn, event, arguments)
 
     def _exit(self, node: ast.Call) -> None:
         """exit() stops the session, and this probe at once (as bpftrace)."""
@@ -128,7 +126,25 @@ class ProbeLowering(ExpressionLowering):
         emit_event(self.fn, event, [code])
         self.statement_Return(ast.Return(node.span, None))
 
+    def _map_action(self, node: ast.Call) -> None:
+        """print(@m, top, div), clear(@m), zero(@m): userspace acts on the
+        map when the record arrives, in order with the other output."""
+        event = self.fn.plan.event_of_call[id(node)]
+        emit_event(self.fn, event, [self.lower(argument) for argument in node.args[1:]])
+
+    def _key_of(self, node: ast.Call) -> list[ir.Value]:
+        """The key of `delete(@m[k])`, `delete(@m, k)`, `has_key(@m, k)`
+        (`k` is then the key as `@m[k]` takes it)."""
+        target = node.args[0]
+        if not target.keys and len(node.args) > 1:
+            target = dataclasses.replace(target, keys=(node.args[1],))
+        return self.map_keys(target)
+
     def lower_Call(self, node: ast.Call) -> ir.Value:
-        raise unsupported(f"{node.name}() as a value", node.span)
+        if node.name == "has_key":
+            return maps.has_key(self.fn, self.fn.plan.map(node.args[0].name), self._key_of(node))
+        if node.name == "len" and isinstance(node.args[0], ast.MapRef):
+            return map_length(self.fn, self.fn.plan.map(node.args[0].name))
+        return self.lower_value_call(node)
 
 

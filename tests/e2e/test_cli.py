@@ -155,7 +155,7 @@ def test_running_needs_root(capsys, monkeypatch):
 @pytest.mark.root
 def test_runs_a_begin_program(capsys):
     program = 'BEGIN { printf("%d\\n", -10 / 3); @x = 5; exit(); }'
-    assert run_main(capsys, "-e", program) == (0, "-3\n\n\n@x: 5\n", "")
+    assert run_main(capsys, "-e", program) == (0, "-3\n\n\n@x: 5\n", "Attached 1 probe\n")
 
 
 def test_emit_llvm_asm_and_obj(capsys, tmp_path):
@@ -325,7 +325,7 @@ def test_list_rejects_an_unknown_probe_type(capsys):
         (["--dry-run", "-"], "\x00\x01 garbage {{{"),
         (["--dry-run", "-e", ""], ""),
         (["--emit", "ast", "-e", "BEGIN { $x = \"unterminated }"], ""),
-        (["-e", ONE_LINER], ""),
+        (["-c", "true", "-e", ONE_LINER], ""),
     ],
 )
 def test_no_traceback_ever(run_auger, args, stdin):

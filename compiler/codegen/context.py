@@ -1,0 +1,179 @@
+"""The probe-context builtins: values read from the program's context pointer
+(`args.field`, `arg0`..`argN`, `retval`, `func`), and the values of `probe`
+and `cpid`.
+
+What the context pointer points at depends on the BPF program type
+(function.py): a tracepoint's record for TRACEPOINT programs (`args` fields
+at the offsets of the format file, common fields first), the u64 argument
+array for RAW_TRACEPOINT, `struct pt_regs` for KPROBE (kprobes, uprobes)
+and `struct bpf_perf_event_data` (pt_regs first) for PERF_EVENT. Every read
+is a direct load from the context at a constant offset, which the verifier
+accepts for all four types.
+
+`probe` is a u64 the runtime turns into the probe's name:
+- a program serving one attach point: the constant index of its name in
+  `CompiledProgram.probe_names`;
+- a tracepoint program serving several (a wildcard): PROBE_TRACEPOINT_FLAG
+  | the record's `common_type` (u16 at offset 0), the tracepoint's event id,
+  which the runtime maps to the name of the attach point with that id.
+"""
+
+from __future__ import annotations
+
+import re
+
+import llvmlite.ir as ir
+
+from auger.compiler import ast
+from auger.compiler.resources import unsupported
+from auger.compiler.types import UINT64, BoolType, EnumType, FieldLayout, IntType, PointerType, SpecialType
+
+from .function import KPROBE, PERF_EVENT, RAW_TRACEPOINT, RUNTIME_CPID, RUNTIME_FILTER_PID, RUNTIME_MAP, TRACEPOINT, ProbeFunction
+from .helpers import BYTE_POINTER, GET_CURRENT_PID_TGID, I32, I64, PROBE_READ_KERNEL, PROBE_READ_USER, call_helper
+from .maps import lookup
+from .values import load_or_zero
+
+PROBE_TRACEPOINT_FLAG = 1 << 32
+
+# struct pt_regs on x86-64 (arch/x86/include/asm/ptrace.h): byte offsets.
+_PT_REGS = {"r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112, "ip": 128, "sp": 152}
+# The System V x86-64 integer argument registers, in order.
+_ARGUMENT_REGISTERS = ("di", "si", "dx", "cx", "r8", "r9")
+_COMMON_TYPE_OFFSET = 0
+_ARGUMENT = re.compile(r"arg(\d+)$")
+_STACK_ARGUMENT = re.compile(r"sarg(\d+)$")
+_USER_SPACE_PROVIDERS = ("uprobe", "uretprobe", "usdt")
+_REGISTER_CONTEXTS = (KPROBE, PERF_EVENT)
+
+
+def lower_builtin(fn: ProbeFunction, node: ast.Identifier) -> ir.Value:
+    """The i64 value of a probe-context builtin (`arg0`, `retval`, `func`,
+    `probe`, `cpid`); CompileError for one not lowered here."""
+    name, program_type = node.name, fn.group.program_type
+    argument = _ARGUMENT.match(name)
+    if argument and program_type == RAW_TRACEPOINT:
+        return _load(fn, 8 * int(argument.group(1)), 64)
+    if argument and program_type == KPROBE and int(argument.group(1)) < len(_ARGUMENT_REGISTERS):
+        return _register(fn, _ARGUMENT_REGISTERS[int(argument.group(1))])
+    stack_argument = _STACK_ARGUMENT.match(name)
+    if stack_argument and program_type == KPROBE:
+        # Above the return address at sp: the caller's 8-byte stack slots.
+        address = fn.builder.add(_register(fn, "sp"), ir.Constant(I64, 8 * (int(stack_argument.group(1)) + 1)))
+        user = fn.group.provider in _USER_SPACE_PROVIDERS
+        return _probe_read_word(fn, address, PROBE_READ_USER if user else PROBE_READ_KERNEL)
+    if name == "retval" and program_type == KPROBE:
+        return _register(fn, "ax")
+    if name == "func" and program_type == KPROBE and not fn.group.context.is_return:
+        return _register(fn, "ip")
+    if name == "probe":
+        return probe_value(fn)
+    if name == "cpid":
+        return runtime_value(fn, RUNTIME_CPID)
+    raise unsupported(f"the builtin '{name}' in {fn.group.provider} probes", node.span)
+
+
+def is_args_access(node: ast.Expr) -> bool:
+    """`args.field` / `args->field`."""
+    return isinstance(node, ast.FieldAccess) and isinstance(node.operand, ast.Identifier) and node.operand.name == "args"
+
+
+def args_field(fn: ProbeFunction, node: ast.FieldAccess) -> FieldLayout:
+    """The layout of `args.<field>` in this program's context record."""
+    fields = fn.group.context.args
+    found = next((field for field in fields or () if field.name == node.field), None)
+    if fn.group.program_type != TRACEPOINT or found is None:
+        raise unsupported(f"args in {fn.group.provider} probes", node.span)
+    return found
+
+
+def lower_args_access(fn: ProbeFunction, node: ast.FieldAccess) -> ir.Value:
+    """The i64 value of an integer, bool, enum or pointer field of `args`."""
+    field = args_field(fn, node)
+    type_ = field.type
+    if isinstance(type_, IntType):
+        return _load(fn, field.offset, type_.bits, type_.signed)
+    if isinstance(type_, EnumType):
+        return _load(fn, field.offset, type_.bits)
+    if isinstance(type_, BoolType):
+        loaded = _load(fn, field.offset, 8)
+        return fn.builder.zext(fn.builder.icmp_unsigned("!=", loaded, ir.Constant(I64, 0)), I64)
+    if isinstance(type_, PointerType):
+        return _load(fn, field.offset, 64)
+    raise unsupported(f"reading args.{field.name} of type {type_} as a value", node.span)
+
+
+def field_address(fn: ProbeFunction, field: FieldLayout) -> ir.Value:
+    """The address (i64) of a field inside the context record: where a
+    `char[N]` field's bytes are."""
+    return fn.builder.add(fn.builder.ptrtoint(fn.context, I64), ir.Constant(I64, field.offset))
+
+
+def data_loc_pointer(fn: ProbeFunction, field: FieldLayout) -> ir.Value:
+    """The address (i64) of a `__data_loc` field's data: the field is a u32
+    whose low 16 bits are the data's offset in the record (its high 16 bits
+    the length). `str()` reads the string there."""
+    if field.type != SpecialType("data_loc", 4):
+        raise ValueError(f"{field.name} is not a __data_loc field")
+    location = _load(fn, field.offset, 32)
+    offset = fn.builder.and_(location, ir.Constant(I64, 0xFFFF))
+    return fn.builder.add(fn.builder.ptrtoint(fn.context, I64), offset)
+
+
+def probe_value(fn: ProbeFunction) -> ir.Value:
+    group = fn.group
+    if len(group.specs) == 1:
+        return ir.Constant(I64, group.probe_ids[0])
+    # module.py only merges attach points into one program under `probe`
+    # when the program can tell them apart: tracepoints, by event id.
+    assert group.program_type == TRACEPOINT
+    # The verifier forbids direct loads from a tracepoint record's first 8
+    # bytes (the common fields); a probe read of them is allowed.
+    address = fn.builder.add(fn.builder.ptrtoint(fn.context, I64), ir.Constant(I64, _COMMON_TYPE_OFFSET))
+    common_type = fn.builder.and_(_probe_read_word(fn, address, PROBE_READ_KERNEL), ir.Constant(I64, 0xFFFF))
+    return fn.builder.or_(common_type, ir.Constant(I64, PROBE_TRACEPOINT_FLAG))
+
+
+def _probe_read_word(fn: ProbeFunction, address: ir.Value, helper: int) -> ir.Value:
+    """The 8 bytes at `address` read with a probe-read helper (0 if the
+    read fails)."""
+    builder = fn.builder
+    slot = fn.stack_slot(I64, "read_word")
+    builder.store(ir.Constant(I64, 0), slot)
+    pointer = builder.inttoptr(address, BYTE_POINTER)
+    call_helper(builder, helper, builder.bitcast(slot, BYTE_POINTER), ir.Constant(I64, 8), pointer)
+    return builder.load(slot)
+
+
+def runtime_value(fn: ProbeFunction, index: int) -> ir.Value:
+    """Slot `index` of the runtime values map (0 if the lookup failed,
+    which it cannot for an array index in range; the verifier wants the
+    check)."""
+    builder = fn.builder
+    key = fn.stack_slot(I32, "runtime_key")
+    builder.store(ir.Constant(I32, index), key)
+    return load_or_zero(fn, UINT64, lookup(fn, RUNTIME_MAP, builder.bitcast(key, BYTE_POINTER)))
+
+
+def pid_filter_passes(fn: ProbeFunction) -> ir.Value:
+    """An i1: no `-p PID` was given, or the current process is it."""
+    builder = fn.builder
+    wanted = runtime_value(fn, RUNTIME_FILTER_PID)
+    pid = builder.lshr(call_helper(builder, GET_CURRENT_PID_TGID), ir.Constant(I64, 32))
+    unset = builder.icmp_unsigned("==", wanted, ir.Constant(I64, 0))
+    return builder.or_(unset, builder.icmp_unsigned("==", wanted, pid))
+
+
+def _register(fn: ProbeFunction, register: str) -> ir.Value:
+    if fn.group.program_type not in _REGISTER_CONTEXTS:
+        raise ValueError(f"{fn.group.program_type} programs have no registers")
+    return _load(fn, _PT_REGS[register], 64)
+
+
+def _load(fn: ProbeFunction, offset: int, bits: int, signed: bool = False) -> ir.Value:
+    """A `bits`-wide integer at `offset` in the context, as an i64."""
+    builder = fn.builder
+    address = builder.gep(fn.context, [ir.Constant(I64, offset)])
+    value = builder.load(builder.bitcast(address, ir.IntType(bits).as_pointer()))
+    if bits == 64:
+        return value
+    return builder.sext(value, I64) if signed else builder.zext(value, I64)

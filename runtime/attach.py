@@ -1,0 +1,142 @@
+"""Attach every loaded program through its probe provider, and name the
+values of the `probe` builtin.
+
+Attachment is perf_event_open-based for every kind (tracepoints, uprobes,
+kprobes, perf events) or a raw tracepoint fd: nothing is written to tracefs,
+so a killed auger leaves nothing attached (the kernel drops a program with
+its last fd). The session's Kernel owns every Attachment.
+"""
+
+from __future__ import annotations
+
+import os
+
+from auger.compiler.codegen.context import PROBE_TRACEPOINT_FLAG
+from auger.compiler.codegen.module import SELF_TRIGGERED, CompiledProgram
+from auger.probes import registry, tracefs
+from auger.probes.base import ProbeError
+
+from .kernel import Kernel
+from .libbcc import BpfError
+from .loader import LoadedProgram
+
+
+class AttachError(Exception):
+    """An attach point could not be attached; the message is ready for the user."""
+
+
+class Detacher:
+    """Detaching can be slow: closing a syscall tracepoint's last perf event
+    waits for RCU grace periods under the kernel's global event_mutex
+    (~75 ms each, one after another: 27 s for `syscalls:sys_enter_*`).
+
+    A duplicate of each attachment's fd is held here. The Kernel disables
+    and closes the originals (the programs stop running at once); `close()`
+    then drops the duplicates: in place for a few, and for many by a
+    background process (forked, holding nothing else), so auger exits at
+    once and the kernel finishes detaching some seconds later."""
+
+    BACKGROUND_ABOVE = 16
+
+    def __init__(self) -> None:
+        self._fds: list[int] = []
+
+    def hold(self, attachments) -> None:
+        self._fds.extend(os.dup(attachment.fd) for attachment in attachments)
+
+    def close(self) -> None:
+        """After the Kernel closed the originals."""
+        fds, self._fds = self._fds, []
+        if len(fds) > self.BACKGROUND_ABOVE and _close_in_background(fds):
+            return
+        for fd in fds:
+            os.close(fd)
+
+
+DETACHER_NAME = "auger-detach"  # the background process's comm, for ps and tests
+
+
+def _name_this_process(name: str) -> None:
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(name)
+    except OSError:
+        pass
+
+
+def _close_in_background(fds: list[int]) -> bool:
+    """Hand `fds` to a grandchild (reparented to init: no zombie) that
+    closes them; False if it could not be started."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return False
+    if pid == 0:
+        try:
+            if os.fork() == 0:
+                _name_this_process(DETACHER_NAME)
+                keep = set(fds)
+                # Keep no pipe open: a reader of our stdout must see EOF now.
+                for fd in range(max(keep) + 1):
+                    if fd not in keep:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                os.closerange(max(keep) + 1, 65536)
+                for fd in fds:
+                    os.close(fd)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    for fd in fds:
+        os.close(fd)
+    return True
+
+
+def attach_all(kernel: Kernel, loaded: LoadedProgram, detach: Detacher) -> int:
+    """Attach every program at each of its attach points; returns how many
+    attach points are live (BEGIN and END count, as in bpftrace). Every
+    attachment is also held by `detach`."""
+    count = 0
+    for probe, program in loaded.programs:
+        if probe.kind in SELF_TRIGGERED:
+            count += 1
+            continue
+        provider = registry.provider(probe.kind)
+        for spec in probe.group.specs:
+            try:
+                detach.hold(provider.attach(spec, program.fd, kernel))
+            except (BpfError, ProbeError) as problem:
+                raise AttachError(f"ERROR: attaching probe {spec.name}: {problem}") from None
+            count += 1
+    return count
+
+
+class ProbeNames:
+    """`probe` values to probe names (see compiler/codegen/context.py):
+    an index into the program's name table, or PROBE_TRACEPOINT_FLAG | the
+    event id of a tracepoint served by a shared program."""
+
+    def __init__(self, compiled: CompiledProgram):
+        self._names = compiled.probe_names
+        self._shared_tracepoints = [
+            spec for probe in compiled.probes if len(probe.group.specs) > 1 for spec in probe.group.specs
+        ]
+        self._by_event_id: dict[int, str] | None = None
+
+    def name(self, value: int) -> str:
+        if value & PROBE_TRACEPOINT_FLAG:
+            return self._event_ids().get(value & ~PROBE_TRACEPOINT_FLAG, f"tracepoint:<event {value & 0xFFFF}>")
+        return self._names[value] if 0 <= value < len(self._names) else f"<probe {value}>"
+
+    def _event_ids(self) -> dict[int, str]:
+        # Read on first use only: a wildcard over hundreds of tracepoints
+        # costs a file read each.
+        if self._by_event_id is None:
+            self._by_event_id = {}
+            for spec in self._shared_tracepoints:
+                text = tracefs.read(f"events/{spec.target}/{spec.function}/id")
+                if text is not None and text.strip().isdigit():
+                    self._by_event_id[int(text)] = spec.name
+        return self._by_event_id

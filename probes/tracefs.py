@@ -137,26 +137,30 @@ def _split_declaration(declaration: str) -> tuple[str, str]:
 
 _QUALIFIERS = {"const", "volatile", "__user", "__rcu", "__percpu", "__seg_gs", "__seg_fs", "__iomem", "restrict"}
 
-# Kernel typedefs that tracepoint formats use, beyond the C spellings.
-_TYPEDEF_SIGNEDNESS = {
-    **{f"{prefix}{bits}": prefix.endswith("s") for prefix in ("s", "__s") for bits in (8, 16, 32, 64)},
-    **{f"{prefix}{bits}": False for prefix in ("u", "__u") for bits in (8, 16, 32, 64)},
-    **{f"int{bits}_t": True for bits in (8, 16, 32, 64)},
-    **{f"uint{bits}_t": False for bits in (8, 16, 32, 64)},
-    "pid_t": True, "tid_t": True, "uid_t": False, "gid_t": False, "size_t": False,
-    "ssize_t": True, "loff_t": True, "off_t": True, "time64_t": True, "clockid_t": True,
-    "dev_t": False, "ino_t": False, "umode_t": False, "gfp_t": False, "sector_t": False,
-    "uint": False, "ulong": False,
+# Kernel typedefs that tracepoint formats use, beyond the C spellings:
+# name -> (bits, signed).
+_TYPEDEF_INTEGERS = {
+    **{f"{prefix}{bits}": (bits, prefix.endswith("s")) for prefix in ("s", "__s") for bits in (8, 16, 32, 64)},
+    **{f"{prefix}{bits}": (bits, False) for prefix in ("u", "__u") for bits in (8, 16, 32, 64)},
+    **{f"int{bits}_t": (bits, True) for bits in (8, 16, 32, 64)},
+    **{f"uint{bits}_t": (bits, False) for bits in (8, 16, 32, 64)},
+    "pid_t": (32, True), "tid_t": (32, True), "uid_t": (32, False), "gid_t": (32, False),
+    "size_t": (64, False), "ssize_t": (64, True), "loff_t": (64, True), "off_t": (64, True),
+    "time64_t": (64, True), "clockid_t": (32, True), "dev_t": (32, False), "ino_t": (64, False),
+    "umode_t": (16, False), "gfp_t": (32, False), "sector_t": (64, False),
+    "uint": (32, False), "ulong": (64, False),
 }
 
 
 def field_type_of(type_text: str, name: str, size: int, signed: bool) -> tuple[str, Type]:
     """The name and type of one format-file field.
 
-    Integers take their width from the size column (syscall tracepoints
-    declare `int dfd` in an 8-byte slot) and their signedness from the C
-    type name when it is a known integer type, else from the signed column —
-    so `int dfd` is a signed 64-bit value, as in bpftrace."""
+    A field of a known integer type has that type, even in a wider slot:
+    syscall tracepoints keep every argument in 8 bytes (`pid_t pid`,
+    `signed:0`), and the argument's upper half is whatever the register
+    held, so `kill(-5, 0)`'s pid reads as -5 only as the declared 32-bit
+    `pid_t` (little-endian: the low half comes first), as bpftrace reads it.
+    Other integers take the size and signed columns."""
     if type_text.startswith("__data_loc"):
         return name.rstrip("[]"), SpecialType("data_loc", 4)
     if type_text.startswith("__rel_loc"):
@@ -197,10 +201,9 @@ def _base_type(base: str, size: int | None, signed_column: bool) -> Type:
         return EnumType(kind_and_name[1], (size or 4) * 8)
     known = INTEGER_TYPE_NAMES.get(base)
     if isinstance(known, IntType):
-        return IntType(size * 8 if size in (1, 2, 4, 8) else known.bits, known.signed)
-    if base in _TYPEDEF_SIGNEDNESS:
-        bits = size * 8 if size in (1, 2, 4, 8) else int(re.sub(r"\D", "", base) or 64)
-        return IntType(bits, _TYPEDEF_SIGNEDNESS[base])
+        return known
+    if base in _TYPEDEF_INTEGERS:
+        return IntType(*_TYPEDEF_INTEGERS[base])
     if size is None:
         return VOID  # pointer to an unknown typedef: an opaque address
     if size in (1, 2, 4, 8):

@@ -8,6 +8,9 @@ runtime reads them by the same plan, so the two cannot disagree.
 Layouts: integers and bools take 8 bytes (sign- or zero-extended by their
 type); strings take their buffer length rounded up to 8; a tuple key is its
 elements one after another. A record starts with its 8-byte event id.
+A kstack/ustack is the 64-bit hash of its frames, which the stack map of its
+kind and frame limit holds, then (ustack) the pid that names its frames
+(codegen/stacks.py).
 Aggregations are per-CPU hashes whose values are aggregate_value_size long;
 a key-less map is a hash with the one 4-byte key 0 (so that it can be
 deleted or cleared). Every map holds max_map_keys entries.
@@ -25,7 +28,7 @@ from auger.compiler.semantic import Analysis
 from auger.compiler.semantic.analysis import DEFAULT_STRING_LENGTH
 from auger.compiler.semantic.type_rules import as_integer
 from auger.compiler.types import (INT64, AggregateType, ArrayType, BoolType, BufferType, NamedTupleType,
-                                  PointerType, SpecialType, StringType, TupleType, Type)
+                                  PointerType, SpecialType, StackType, StringType, TupleType, Type)
 
 DEFAULT_MAP_SIZE = 4096
 RING_BUFFER_BYTES = 1 << 18
@@ -39,6 +42,8 @@ EVENT_ID_SIZE = 8
 MAP_KEYS_ENVIRONMENT = ("AUGER_MAX_MAP_KEYS", "BPFTRACE_MAX_MAP_KEYS")
 ZERO_SYMBOL = "auger_zero"
 MAP_FULL_SYMBOL = "auger_map_full"
+PERF_EVENT_MAX_STACK = "/proc/sys/kernel/perf_event_max_stack"
+DEFAULT_MAX_STACK = 127
 
 PRINTF = "printf"
 EXIT = "exit"
@@ -69,7 +74,7 @@ def slot_size(type_: Type) -> int:
         return sum(slot_size(element) for element in type_.elements)
     if isinstance(type_, BufferType):
         return 8 + _words(type_.length)  # the length, then the bytes
-    if isinstance(type_, (StringType, ArrayType, SpecialType)):
+    if isinstance(type_, (StringType, ArrayType, SpecialType, StackType)):
         return _words(type_.size)
     return 8
 
@@ -111,7 +116,7 @@ class MapPlan:
     `percpu_array`, `ringbuf`); `key` is None for a key-less map (an array
     with the single index 0)."""
 
-    name: str  # as the user wrote it, with the `@`
+    name: str  # as the user wrote it, with the `@`; a stack map's stacks (`kstack(127)`)
     symbol: str  # the `.maps` global codegen refers to it by
     map_type: str
     key: Type | None
@@ -168,15 +173,25 @@ class ResourcePlan:
     scratch: ScratchArea
     lost_events: MapPlan  # per-CPU count of records the full ring buffer dropped
     zero: MapPlan  # one all-zero value: the first value of a new aggregation entry
-    map_full: MapPlan  # per-CPU, per user map: updates lost because the map was full
+    map_full: MapPlan  # per-CPU, per user map then per stack map: updates (captures) lost because the map was full
     strftime_formats: tuple[str, ...] = ()  # a strftime value holds its format's index here
+    stack_maps: tuple[MapPlan, ...] = ()  # hash of the frames -> frames, one per stack kind and frame limit
 
     def map(self, name: str) -> MapPlan:
         """The plan of user map `name` (without the `@`)."""
         return next(plan for plan in self.maps if plan.name == "@" + name)
 
+    def stack_map(self, stack: StackType) -> MapPlan:
+        """The map holding the frames of `stack`'s values."""
+        return next(plan for plan in self.stack_maps if plan.symbol == stack_map_symbol(stack))
+
+    def map_full_slot(self, plan: MapPlan) -> int:
+        """The slot of `map_full` counting what a user map or stack map lost."""
+        return (self.maps + self.stack_maps).index(plan)
+
     def all_maps(self) -> tuple[MapPlan, ...]:
-        return self.maps + (self.ring_buffer, self.lost_events, self.scratch.map_plan, self.zero, self.map_full)
+        return (self.maps + (self.ring_buffer, self.lost_events, self.scratch.map_plan, self.zero, self.map_full)
+                + self.stack_maps)
 
 
 def plan_resources(analysis: Analysis) -> ResourcePlan:
@@ -198,11 +213,39 @@ def plan_resources(analysis: Analysis) -> ResourcePlan:
     ring_buffer = MapPlan("", RING_BUFFER_SYMBOL, "ringbuf", None, None, 0, 0, RING_BUFFER_BYTES)
     lost_events = MapPlan("", LOST_EVENTS_SYMBOL, "percpu_array", None, None, 4, 8, 1)
     zero = MapPlan("", ZERO_SYMBOL, "array", None, None, 4, max(plan.value_size for plan in maps + (lost_events,)), 1)
-    map_full = MapPlan("", MAP_FULL_SYMBOL, "percpu_array", None, None, 4, 8, max(len(maps), 1))
+    stack_maps = _plan_stack_maps(analysis, map_size)
+    map_full = MapPlan("", MAP_FULL_SYMBOL, "percpu_array", None, None, 4, 8, max(len(maps) + len(stack_maps), 1))
     strftime_formats = tuple(sorted({node.args[0].value for node in analysis.program.walk()
                                      if isinstance(node, ast.Call) and node.name == "strftime"}))
     return ResourcePlan(maps, ring_buffer, tuple(events), event_of_call, ScratchArea(), lost_events, zero, map_full,
-                        strftime_formats)
+                        strftime_formats, stack_maps)
+
+
+def stack_map_symbol(stack: StackType) -> str:
+    """Stacks of one kind and frame limit share a map, whatever their mode
+    (the mode only changes how userspace prints them)."""
+    return f"auger_{'u' if stack.user else 'k'}stack{stack.limit}"
+
+
+def _plan_stack_maps(analysis: Analysis, map_size: int) -> tuple[MapPlan, ...]:
+    """A hash map (u64 hash of the frames -> the frames' addresses, zero
+    after the last) per kind and limit of kstack/ustack. Its value holds at
+    most the kernel's perf_event_max_stack frames: bpf_get_stack never
+    records more."""
+    stacks = {(type_.user, type_.limit): type_ for node in analysis.program.walk()
+              if isinstance(type_ := analysis.type_of(node), StackType)}
+    frames_limit = _perf_event_max_stack()
+    return tuple(MapPlan(f"{stack}({stack.limit})", stack_map_symbol(stack), "hash", None, None, 8,
+                         8 * min(stack.limit, frames_limit), map_size)
+                 for _, stack in sorted(stacks.items()))
+
+
+def _perf_event_max_stack() -> int:
+    try:
+        with open(PERF_EVENT_MAX_STACK) as setting:
+            return int(setting.read())
+    except (OSError, ValueError):
+        return DEFAULT_MAX_STACK
 
 
 def max_map_keys(config) -> int:
@@ -273,7 +316,7 @@ def storable(type_: Type | None) -> bool:
     if isinstance(type_, (TupleType, NamedTupleType)):
         return all(storable(element) for element in type_.elements)
     return as_integer(type_) is not None or isinstance(
-        type_, (BoolType, PointerType, StringType, BufferType, SpecialType, ArrayType))
+        type_, (BoolType, PointerType, StringType, BufferType, SpecialType, ArrayType, StackType))
 
 
 def _sends_event(call: ast.Call) -> bool:

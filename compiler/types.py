@@ -176,7 +176,7 @@ class StackType(Type):
 
     @property
     def size(self) -> int:
-        return 16  # stack id and pid (user) or stack id (kernel), padded
+        return 16  # a hash of the frames, then the pid (ustack) or 0 (kstack)
 
     def __str__(self) -> str:
         return f"{'u' if self.user else 'k'}stack"

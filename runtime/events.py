@@ -10,7 +10,6 @@ an exit record asks the session to stop, whole-map actions go to the session.
 
 from __future__ import annotations
 
-import bisect
 import os
 import pwd
 import struct
@@ -18,24 +17,23 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
 from auger.compiler.printf_format import Specifier, format_value
 from auger.compiler.resources import (CAT, EXIT, JOIN, PRINT, PRINTF, SYSTEM, TIME, EventPlan,
                                       element_offsets, slot_size)
 from auger.compiler.semantic.type_rules import as_integer
-from auger.compiler.types import (ArrayType, BoolType, BufferType, NamedTupleType, SpecialType, StringType,
-                                  TupleType, Type)
-from auger.probes.elf_symbols import function_symbols
+from auger.compiler.types import (ArrayType, BoolType, BufferType, IntType, NamedTupleType, SpecialType, StackType,
+                                  StringType, TupleType, Type)
 
+from .cgroups import cgroup_path
 from .format import json as json_format
 from .format import values
 from .format.percpu import combine_sum, wrap64
 from .format.text import format_value as text_of, print_value
+from .symbols import kernel_symbol, stack_value, user_symbol
 
 _WORD = struct.Struct("<Q")
-_KALLSYMS = "/proc/kallsyms"
 _DECODED = (EXIT, PRINTF, PRINT, TIME, JOIN, CAT, SYSTEM)
 _LENGTH_BITS = {"hh": 8, "h": 16}
 _JSON_KINDS = {SYSTEM: "syscall"}
@@ -109,16 +107,23 @@ class EventDecoder:
 
 def format_arguments(event: EventPlan, arguments: list[values.Value]) -> str:
     """printf's text: each specifier formats its argument as C would."""
-    remaining = iter(arguments)
-    return "".join(
-        piece if isinstance(piece, str) else format_value(piece, _printf_argument(piece, next(remaining)))
-        for piece in event.format.pieces
-    )
+    remaining = iter(zip(arguments, event.fields))
+    pieces = []
+    for piece in event.format.pieces:
+        if isinstance(piece, str):
+            pieces.append(piece)
+            continue
+        value, field = next(remaining)
+        pieces.append(format_value(piece, _printf_argument(piece, value, field.type)))
+    return "".join(pieces)
 
 
-def _printf_argument(specifier: Specifier, value: values.Value) -> int | str | bytes:
-    """What printf_format.format_value takes for this specifier: an int
-    (hh/h length modifiers cut it as C's conversion does), text, or bytes."""
+def _printf_argument(specifier: Specifier, value: values.Value, type_: Type) -> int | str | bytes:
+    """What printf_format.format_value takes for this specifier: an int, text,
+    or bytes. An integer is cut as C's conversion does: to the hh/h length
+    modifier's width, and an argument of 32 bits or fewer, promoted to C's
+    int, to 32 bits (`(uint32)4294967295` with %d is -1, as in C and
+    bpftrace); a 64-bit argument keeps all its bits."""
     kind = specifier.kind
     if kind == "buffer":
         return value.data if isinstance(value, Buffer) else text_of(value).encode()
@@ -126,6 +131,8 @@ def _printf_argument(specifier: Specifier, value: values.Value) -> int | str | b
         return text_of(value)
     number = int(value.value) if not isinstance(value, values.Symbol) else value.address
     bits = _LENGTH_BITS.get(specifier.length)
+    if bits is None and not specifier.length and isinstance(type_, (IntType, BoolType)) and type_.size <= 4:
+        bits = 32
     if bits is not None:
         signed = specifier.conversion in "di"
         number &= (1 << bits) - 1
@@ -149,11 +156,14 @@ class Buffer(values.String):
 @dataclass(frozen=True)
 class ValueContext:
     """What decoding some values needs beyond their bytes: strftime's
-    formats (ResourcePlan.strftime_formats), and the name of a `probe`
-    value (the session knows its attach points)."""
+    formats (ResourcePlan.strftime_formats), the name of a `probe`
+    value (the session knows its attach points), and the frames of a stack
+    value (map_reader.StackTraces reads the stack maps)."""
 
     strftime_formats: tuple[str, ...] = ()
     probe_name: Callable[[int], str] | None = None
+    stack_addresses: Callable[[StackType, int], tuple[int, ...]] | None = None
+    truncated_trailer: str = ".."  # after a string that fills its type (config str_trunc_trailer)
 
 
 def decode_value(type_: Type, raw: bytes, context: ValueContext = ValueContext()) -> values.Value:
@@ -165,7 +175,9 @@ def decode_value(type_: Type, raw: bytes, context: ValueContext = ValueContext()
             return values.Record(tuple(zip(type_.names, elements)))
         return values.Tuple(elements)
     if isinstance(type_, StringType):
-        return values.String(_text(raw[:type_.length]))
+        # No NUL in all its bytes: str() cut it (bpftrace 0.27's heuristic).
+        cut = b"\0" not in raw[:type_.length]
+        return values.String(_text(raw[:type_.length]) + (context.truncated_trailer if cut else ""))
     if isinstance(type_, BufferType):
         (length,) = _WORD.unpack_from(raw)
         return Buffer.of(bytes(raw[8:8 + min(length, type_.length)]))
@@ -180,6 +192,10 @@ def decode_value(type_: Type, raw: bytes, context: ValueContext = ValueContext()
             for index in range(type_.length)))
     if isinstance(type_, SpecialType):
         return _special(type_, raw, context)
+    if isinstance(type_, StackType):
+        stack_hash, pid = struct.unpack_from("<QQ", raw)
+        addresses = context.stack_addresses(type_, stack_hash) if context.stack_addresses is not None else ()
+        return stack_value(type_, addresses, pid)
     (word,) = _WORD.unpack_from(raw)
     if isinstance(type_, BoolType):
         return values.Bool(bool(word))
@@ -195,14 +211,15 @@ def _text(raw: bytes) -> str:
 def _special(type_: SpecialType, raw: bytes, context: ValueContext) -> values.Value:
     words = struct.unpack_from(f"<{len(raw[:slot_size(type_)]) // 8}Q", raw)
     kind = type_.kind
-    if kind == "ksym":
-        return values.Symbol(words[0], kernel_symbol(words[0]))
-    if kind == "usym":
-        return values.Symbol(words[0], user_symbol(words[1], words[0]))
+    if kind in ("ksym", "usym"):
+        found = kernel_symbol(words[0]) if kind == "ksym" else user_symbol(words[1], words[0])
+        return values.Symbol(words[0], found.name if found is not None else None)  # the name only, as bpftrace
     if kind == "username":
         return values.String(_user_name(words[0]))
     if kind == "strerror":
         return values.String(os.strerror(words[0]))
+    if kind == "cgroup_path":
+        return values.String(cgroup_path(words[0]))
     if kind == "inet":
         family, address = words[0], bytes(raw[8:24])
         return values.InetAddress(address[:4] if family == 2 else address)
@@ -229,62 +246,6 @@ def _strftime(text: str, nanoseconds: int) -> str:
     moment = boot + nanoseconds
     text = text.replace("%f", f"{moment // 1000 % 1_000_000:06d}")
     return time.strftime(text, time.localtime(moment // 1_000_000_000))
-
-
-@lru_cache(maxsize=1)
-def _kernel_symbols() -> tuple[list[int], list[str]]:
-    entries = []
-    try:
-        with open(_KALLSYMS) as symbols:
-            for line in symbols:
-                address, _kind, name = line.split()[:3]
-                entries.append((int(address, 16), name))
-    except OSError:
-        pass
-    entries.sort()
-    return [address for address, _ in entries], [name for _, name in entries]
-
-
-def kernel_symbol(address: int) -> str | None:
-    """The kernel symbol an address lies in (bpftrace's ksym: the name only)."""
-    addresses, names = _kernel_symbols()
-    index = bisect.bisect_right(addresses, address) - 1
-    if index < 0 or addresses[index] == 0:
-        return None
-    return names[index]
-
-
-def user_symbol(pid: int, address: int) -> str | None:
-    """The function of process `pid` that `address` lies in, from the
-    process's memory map and the mapped file's ELF symbols (None when the
-    process is gone or the file has no symbol below the address). The file
-    offset is taken as the ELF address, as it is for the text of binaries
-    and libraries that linkers lay out today."""
-    try:
-        with open(f"/proc/{pid}/maps") as maps:
-            lines = maps.readlines()
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 6 or not fields[5].startswith("/"):
-            continue
-        start, end = (int(part, 16) for part in fields[0].split("-"))
-        if start <= address < end:
-            return _nearest_symbol(fields[5], address - start + int(fields[2], 16))
-    return None
-
-
-def _nearest_symbol(path: str, offset: int) -> str | None:
-    addresses, names = _file_symbols(path)
-    index = bisect.bisect_right(addresses, offset) - 1
-    return names[index] if index >= 0 else None
-
-
-@lru_cache(maxsize=32)
-def _file_symbols(path: str) -> tuple[list[int], list[str]]:
-    entries = sorted((address, name) for name, address in function_symbols(path).items() if address)
-    return [address for address, _ in entries], [name for _, name in entries]
 
 
 def _command_output(command: str) -> str:

@@ -1,15 +1,16 @@
 """Read maps into the output's value model: keys and values decoded by the
 resource plan, the per-CPU slots of aggregations combined (format/percpu);
-and the count of updates lost to full maps, for the warning at exit."""
+the count of updates lost to full maps, for the warning at exit; and the
+frames of stack values (StackTraces, for ValueContext.stack_addresses)."""
 
 from __future__ import annotations
 
 import struct
 
 from auger.compiler.resources import MapPlan, ResourcePlan, slot_size
-from auger.compiler.types import AggregateType, TupleType, Type
+from auger.compiler.types import AggregateType, StackType, TupleType, Type
 
-from .events import decode_value
+from .events import ValueContext, decode_value
 from .format import values
 from .format.percpu import combine_avg, combine_buckets, combine_max, combine_min, combine_stats, combine_sum
 from .kernel import Map
@@ -19,28 +20,51 @@ _WORD = struct.Struct("<Q")
 MAP_FULL_WARNING = ("WARNING: Map full; can't update element. Try increasing max_map_keys config or manually "
                     "setting the max entries in a map declaration e.g. `let {name} = hash(5000)`\n"
                     "Additional Info - map: {name}, updates lost: {count}\n")
+STACKS_LOST_WARNING = ("WARNING: {count} {name} stacks were lost (they print as empty stacks): the map of their "
+                       "frames was full. Try increasing max_map_keys\n")
 
 
-def read_map(map_: Map, plan: MapPlan) -> values.Map:
-    """Every entry of the map; an empty map has no entries (also a key-less one)."""
+class StackTraces:
+    """The return addresses a stack value's hash names in its stack map
+    (codegen/stacks.py), innermost first; none for the hash 0 (no stack)
+    or a stack the full map could not take."""
+
+    def __init__(self, maps: dict[str, Map], plan: ResourcePlan):
+        self.maps = maps
+        self.plan = plan
+
+    def __call__(self, stack: StackType, stack_hash: int) -> tuple[int, ...]:
+        frames = self.maps[self.plan.stack_map(stack).symbol].lookup(_WORD.pack(stack_hash)) if stack_hash else None
+        if frames is None:
+            return ()
+        words = _words(frames)
+        # bpf_get_stack zero-fills the buffer past the stack's depth.
+        return words[:words.index(0)] if 0 in words else words
+
+
+def read_map(map_: Map, plan: MapPlan, context: ValueContext = ValueContext()) -> values.Map:
+    """Every entry of the map; an empty map has no entries (also a key-less one).
+    `context` names `probe` values and formats strftime values."""
     entries = []
     for key, value in map_.items():
-        decoded = _decode_value(plan, value)
+        decoded = _decode_value(plan, value, context)
         if plan.key is None:
             return values.Map.scalar(plan.name, decoded)
-        entries.append((_decode_key(plan.key, key), decoded))
+        entries.append((_decode_key(plan.key, key, context), decoded))
     return values.Map(plan.name, tuple(entries))
 
 
 def map_full_warnings(map_full: Map, plan: ResourcePlan) -> str:
     """One warning per map that lost updates because it was full (bpftrace's
-    wording, said once at exit instead of once per failing update)."""
+    wording, said once at exit instead of once per failing update), and per
+    stack map that lost captures."""
     text = []
-    for index, map_plan in enumerate(plan.maps):
+    for index, map_plan in enumerate(plan.maps + plan.stack_maps):
         slots = map_full.lookup(struct.pack("<I", index))
         lost = sum(_words(slot)[0] for slot in slots) if slots is not None else 0
         if lost:
-            text.append(MAP_FULL_WARNING.format(name=map_plan.name, count=lost))
+            warning = STACKS_LOST_WARNING if map_plan in plan.stack_maps else MAP_FULL_WARNING
+            text.append(warning.format(name=map_plan.name, count=lost))
     return "".join(text)
 
 
@@ -48,10 +72,10 @@ def _words(raw: bytes) -> tuple[int, ...]:
     return struct.unpack_from(f"<{len(raw) // 8}Q", raw)
 
 
-def _decode_value(plan: MapPlan, raw: bytes | list[bytes]) -> values.Value:
+def _decode_value(plan: MapPlan, raw: bytes | list[bytes], context: ValueContext) -> values.Value:
     value_type = plan.value
     if not isinstance(value_type, AggregateType):
-        return _scalar(value_type, raw)
+        return _scalar(value_type, raw, context)
     kind, signed = value_type.kind, value_type.signed and value_type.kind != "count"
     slots = [_words(slot) for slot in raw]
     if kind in ("count", "sum"):
@@ -69,16 +93,16 @@ def _decode_value(plan: MapPlan, raw: bytes | list[bytes]) -> values.Value:
     return values.LinearHist(*value_type.parameters, counts)
 
 
-def _decode_key(key_type: Type, raw: bytes) -> values.Key:
+def _decode_key(key_type: Type, raw: bytes, context: ValueContext) -> values.Key:
     if isinstance(key_type, TupleType):
         elements, offset = [], 0
         for element in key_type.elements:
-            elements.append(_scalar(element, raw[offset:]))
+            elements.append(_scalar(element, raw[offset:], context))
             offset += slot_size(element)
         return values.Tuple(tuple(elements))
-    return _scalar(key_type, raw)
+    return _scalar(key_type, raw, context)
 
 
-def _scalar(type_: Type, raw: bytes) -> values.Value:
+def _scalar(type_: Type, raw: bytes, context: ValueContext) -> values.Value:
     """A plain value or key element of any type (events.decode_value: the one decoder of values.py layouts)."""
-    return decode_value(type_, raw)
+    return decode_value(type_, raw, context)

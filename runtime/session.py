@@ -26,11 +26,11 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from auger.compiler.codegen.function import RUNTIME_CPID, RUNTIME_FILTER_PID, RUNTIME_MAP, RUNTIME_START_NS
+from auger.compiler.codegen.function import RUNTIME_CPID, RUNTIME_FILTER_PID, RUNTIME_MAP, RUNTIME_START_NS, RUNTIME_STOPPED
 from auger.compiler.codegen.module import SELF_TRIGGERED, CompiledProgram
 from auger.compiler.semantic import Analysis
 
-from .attach import AttachError, Detacher, attach_all
+from .attach import AttachError, Detacher, ProbeNames, attach_all
 from .events import EventDecoder, ValueContext, lost_events
 from .format import json as json_format
 from .format import text as text_format
@@ -38,7 +38,7 @@ from .kernel import Kernel
 from .libbcc import BpfError
 from .loader import LoadError, load
 from .map_actions import MapActions
-from .map_reader import map_full_warnings, read_map
+from .map_reader import StackTraces, map_full_warnings, read_map
 
 POLL_TIMEOUT_MS = 100
 _CHILD_GRACE_SECONDS = 1.0
@@ -69,7 +69,7 @@ def run(analysis: Analysis, compiled: CompiledProgram, options: SessionOptions =
     """Run the program to its end; returns the exit status (exit()'s code,
     1 when loading, attaching or running failed)."""
     errors = options.errors or sys.stderr
-    session = _Session(compiled, options)
+    session = _Session(analysis, compiled, options)
     detach = Detacher()
     try:
         with _StopSignals() as stop, Kernel() as kernel:
@@ -85,8 +85,9 @@ def run(analysis: Analysis, compiled: CompiledProgram, options: SessionOptions =
 
 
 class _Session:
-    def __init__(self, compiled: CompiledProgram, options: SessionOptions):
+    def __init__(self, analysis: Analysis, compiled: CompiledProgram, options: SessionOptions):
         self.compiled = compiled
+        self.trailer = str(analysis.config.get("str_trunc_trailer", ".."))
         self.options = options
         self.output = options.output or sys.stdout
         self.errors = options.errors or sys.stderr
@@ -115,9 +116,10 @@ class _Session:
                 self.errors.write(text_format.attached_probes(attached))
                 self.errors.flush()
         format_map = json_format.map_record if self.json else text_format.format_map
-        actions = MapActions(loaded.maps, plan, self.output.write, format_map=format_map)
-        decoder = EventDecoder(plan.events, self.output.write, other=actions.handle,
-                               context=ValueContext(plan.strftime_formats), json=self.json)
+        context = ValueContext(plan.strftime_formats, ProbeNames(self.compiled).name, StackTraces(loaded.maps, plan),
+                               truncated_trailer=self.trailer)
+        actions = MapActions(loaded.maps, plan, self.output.write, format_map=format_map, context=context)
+        decoder = EventDecoder(plan.events, self.output.write, other=actions.handle, context=context, json=self.json)
         ring_buffer = kernel.open_ring_buffer(loaded.maps[plan.ring_buffer.symbol], decoder)
         for program in loaded.probes_of_kind("BEGIN"):
             program.test_run()
@@ -133,13 +135,15 @@ class _Session:
                 break
             if options.pid is not None and not _process_alive(options.pid):
                 break
+        # The probes stop here, as bpftrace's are detached before END.
+        runtime.update(_slot(RUNTIME_STOPPED), _WORD.pack(1))
         ring_buffer.drain()
         for program in loaded.probes_of_kind("END"):
             program.test_run()
         ring_buffer.drain()
         self._report_lost(lost_events(loaded.maps[plan.lost_events.symbol]))
         self.errors.write(map_full_warnings(loaded.maps[plan.map_full.symbol], plan))
-        maps = [read_map(loaded.maps[map_plan.symbol], map_plan) for map_plan in plan.maps]
+        maps = [read_map(loaded.maps[map_plan.symbol], map_plan, context) for map_plan in plan.maps]
         self.output.write(json_format.maps_at_exit(maps) if self.json else text_format.format_maps_at_exit(maps))
         self.output.flush()
         return decoder.exit_code or 0

@@ -28,7 +28,9 @@ from .function import RUNTIME_START_NS, ProbeFunction
 from .helpers import (GET_CURRENT_CGROUP_ID, GET_CURRENT_PID_TGID, GET_CURRENT_TASK, GET_CURRENT_UID_GID,
                       GET_NUMA_NODE_ID, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, I64, JIFFIES64, KTIME_GET_NS,
                       call_helper)
+from .machine_calls import MachineCalls
 from .scratch import scratch_space
+from .stacks import lower_stack
 from .values import narrow
 from .value_calls import ValueCalls
 
@@ -47,7 +49,7 @@ _HELPER_BUILTINS = {
 }
 
 
-class ExpressionLowering(ValueCalls):
+class ExpressionLowering(ValueCalls, MachineCalls):
     def __init__(self, fn: ProbeFunction, variable_types: Mapping[str, Type]) -> None:
         self.fn = fn
         self.variable_types = variable_types
@@ -155,6 +157,8 @@ class ExpressionLowering(ValueCalls):
             return constant(os.sysconf("SC_NPROCESSORS_ONLN"))
         if node.name == "comm":
             return strings.comm(self.fn, self.type_of(node))
+        if node.name in ("kstack", "ustack"):
+            return lower_stack(self.fn, self.type_of(node), node.span)
         if node.name == "elapsed":
             start = context.runtime_value(self.fn, RUNTIME_START_NS)
             return builder.sub(call_helper(builder, KTIME_GET_NS), start)

@@ -29,6 +29,7 @@ from auger.compiler.types import UINT64, ArrayType, IntType, PointerType, Record
 
 from . import context, strings, values
 from .events import emit_event
+from .stacks import lower_stack, stack_length
 from .helpers import (BYTE_POINTER, GET_CURRENT_PID_TGID, I64, PROBE_READ_KERNEL, PROBE_READ_USER, SEND_SIGNAL,
                       call_helper)
 
@@ -98,7 +99,7 @@ class ValueCalls:
         source = node.args[0]
         if isinstance(self.type_of(source), StringType):
             return self.lower_as(source, type_)
-        length = self.lower(node.args[1]) if len(node.args) == 2 and literal_int(node.args[1]) is None else None
+        length = self.lower(node.args[1]) if len(node.args) == 2 else None
         address, user = self._address(source)
         return strings.read_string(self.fn, address, type_, length, user)
 
@@ -212,6 +213,14 @@ class ValueCalls:
 
     def _call_strerror(self, node: ast.Call) -> ir.Value:
         return self.lower(node.args[0])
+
+    def _call_kstack(self, node: ast.Call) -> ir.Value:
+        return lower_stack(self.fn, self.type_of(node), node.span)
+
+    _call_ustack = _call_kstack
+
+    def _call_len(self, node: ast.Call) -> ir.Value:
+        return stack_length(self.fn, node.args[0])
 
     # ------------------------------------------------------------ wide specials
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from auger.compiler.resources import element_offsets, slot_size
-from auger.compiler.types import ArrayType, BufferType, IntType, NamedTupleType, SpecialType, StringType, TupleType, Type
+from auger.compiler.types import (ArrayType, BufferType, IntType, NamedTupleType, SpecialType, StackType, StringType,
+                                  TupleType, Type)
 
 from .function import ProbeFunction
 from .helpers import I8, I32, I64
@@ -23,15 +24,17 @@ from .scratch import scratch_space
 
 _WORD = 8
 # Special values held as bytes: an address family and address (ntop), an
-# address and pid (usym), ns and a format index (strftime), six bytes (macaddr).
-_WIDE_SPECIALS = ("inet", "usym", "timestamp", "macaddr")
+# address and pid (usym), ns and a format index (strftime), six bytes (macaddr),
+# a cgroup id and a word for its filter (cgroup_path).
+# A stack is wide too: the hash of its frames and a pid (codegen/stacks.py).
+_WIDE_SPECIALS = ("inet", "usym", "timestamp", "macaddr", "cgroup_path")
 
 
 def is_wide(type_: Type | None) -> bool:
     """The value is held in memory and lowered as an i8* to its bytes."""
     if isinstance(type_, SpecialType):
         return type_.kind in _WIDE_SPECIALS
-    return isinstance(type_, (StringType, TupleType, NamedTupleType, BufferType, ArrayType))
+    return isinstance(type_, (StringType, TupleType, NamedTupleType, BufferType, ArrayType, StackType))
 
 
 def holds_wide(type_: Type | None) -> bool:

@@ -9,7 +9,7 @@ format means.
 Supported: `%%`; flags `-+ #0`; a decimal width and `.precision`; length
 modifiers `hh h l ll z j t` (accepted and ignored: every integer reaches
 userspace as 64 bits with its own signedness); conversions `d i u x X o c s p`
-and bpftrace's `%r` (buffer, hex-escaped), `%rx` (buffer as hex bytes) and
+and bpftrace's `%r` (buffer, hex-escaped), `%rx` (buffer as `\\xNN` escapes) and
 `%rh` (buffer as spaced hex bytes).
 """
 
@@ -180,7 +180,7 @@ def _pad(specifier: Specifier, text: str, allow_zero: bool = True) -> str:
 
 def _format_buffer(conversion: str, data: bytes) -> str:
     if conversion == "rx":
-        return "".join(f"{byte:02x}" for byte in data)
+        return "".join(f"\\x{byte:02x}" for byte in data)
     if conversion == "rh":
         return " ".join(f"{byte:02x}" for byte in data)
     return "".join(chr(byte) if 32 <= byte < 127 else f"\\x{byte:02x}" for byte in data)

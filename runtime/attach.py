@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 
-from auger.compiler.codegen.context import PROBE_TRACEPOINT_FLAG
+from auger.compiler.codegen.function import TRACEPOINT
 from auger.compiler.codegen.module import SELF_TRIGGERED, CompiledProgram
-from auger.probes import registry, tracefs
+from auger.probes import registry
 from auger.probes.base import ProbeError
 
 from .kernel import Kernel
@@ -30,7 +30,8 @@ class Detacher:
     waits for RCU grace periods under the kernel's global event_mutex
     (~75 ms each, one after another: 27 s for `syscalls:sys_enter_*`).
 
-    A duplicate of each attachment's fd is held here. The Kernel disables
+    A duplicate of each attachment's fds (Attachment.fds: its perf event,
+    and its BPF link when it has one) is held here. The Kernel disables
     and closes the originals (the programs stop running at once); `close()`
     then drops the duplicates: in place for a few, and for many by a
     background process (forked, holding nothing else), so auger exits at
@@ -42,7 +43,7 @@ class Detacher:
         self._fds: list[int] = []
 
     def hold(self, attachments) -> None:
-        self._fds.extend(os.dup(attachment.fd) for attachment in attachments)
+        self._fds.extend(os.dup(fd) for attachment in attachments for fd in attachment.fds)
 
     def close(self) -> None:
         """After the Kernel closed the originals."""
@@ -75,15 +76,12 @@ def _close_in_background(fds: list[int]) -> bool:
         try:
             if os.fork() == 0:
                 _name_this_process(DETACHER_NAME)
-                keep = set(fds)
                 # Keep no pipe open: a reader of our stdout must see EOF now.
-                for fd in range(max(keep) + 1):
-                    if fd not in keep:
-                        try:
-                            os.close(fd)
-                        except OSError:
-                            pass
-                os.closerange(max(keep) + 1, 65536)
+                start = 0
+                for fd in sorted(fds):
+                    os.closerange(start, fd)
+                    start = fd + 1
+                os.closerange(start, 65536)
                 for fd in fds:
                     os.close(fd)
         finally:
@@ -104,9 +102,14 @@ def attach_all(kernel: Kernel, loaded: LoadedProgram, detach: Detacher) -> int:
             count += 1
             continue
         provider = registry.provider(probe.kind)
-        for spec in probe.group.specs:
+        shared = probe.group.program_type == TRACEPOINT and len(probe.group.specs) > 1
+        for spec, probe_id in zip(probe.group.specs, probe.group.probe_ids):
             try:
-                detach.hold(provider.attach(spec, program.fd, kernel))
+                if shared:  # a wildcard's one tracepoint program: `probe` is its cookie (codegen/context.py)
+                    attachments = [kernel.attach_tracepoint(program, spec.target, spec.function, cookie=probe_id)]
+                else:
+                    attachments = provider.attach(spec, program.fd, kernel)
+                detach.hold(attachments)
             except (BpfError, ProbeError) as problem:
                 raise AttachError(f"ERROR: attaching probe {spec.name}: {problem}") from None
             count += 1
@@ -114,29 +117,12 @@ def attach_all(kernel: Kernel, loaded: LoadedProgram, detach: Detacher) -> int:
 
 
 class ProbeNames:
-    """`probe` values to probe names (see compiler/codegen/context.py):
-    an index into the program's name table, or PROBE_TRACEPOINT_FLAG | the
-    event id of a tracepoint served by a shared program."""
+    """`probe` values to probe names (see compiler/codegen/context.py): an
+    index into the program's name table, a constant or the attach point's
+    cookie (attach_all)."""
 
     def __init__(self, compiled: CompiledProgram):
         self._names = compiled.probe_names
-        self._shared_tracepoints = [
-            spec for probe in compiled.probes if len(probe.group.specs) > 1 for spec in probe.group.specs
-        ]
-        self._by_event_id: dict[int, str] | None = None
 
     def name(self, value: int) -> str:
-        if value & PROBE_TRACEPOINT_FLAG:
-            return self._event_ids().get(value & ~PROBE_TRACEPOINT_FLAG, f"tracepoint:<event {value & 0xFFFF}>")
         return self._names[value] if 0 <= value < len(self._names) else f"<probe {value}>"
-
-    def _event_ids(self) -> dict[int, str]:
-        # Read on first use only: a wildcard over hundreds of tracepoints
-        # costs a file read each.
-        if self._by_event_id is None:
-            self._by_event_id = {}
-            for spec in self._shared_tracepoints:
-                text = tracefs.read(f"events/{spec.target}/{spec.function}/id")
-                if text is not None and text.strip().isdigit():
-                    self._by_event_id[int(text)] = spec.name
-        return self._by_event_id

@@ -19,6 +19,8 @@ from auger.probes.kernel_functions import kprobes_supported
 from . import program_btf
 from .libbcc import (
     BPF_ENABLE_STATS,
+    BPF_LINK_CREATE,
+    BPF_PERF_EVENT,
     BPF_F_TEST_RUN_ON_CPU,
     BPF_PROBE_ENTRY,
     BPF_PROBE_RETURN,
@@ -29,8 +31,11 @@ from .libbcc import (
     BpfProgInfo,
     ENOTSUPP,
     EnableStatsAttr,
+    LinkCreateAttr,
     MapType,
     PER_CPU_MAP_TYPES,
+    PERF_SAMPLE_RAW,
+    PerfEventAttr,
     PerfType,
     RING_BUFFER_SAMPLE_FN,
     TestRunAttr,
@@ -39,6 +44,7 @@ from .libbcc import (
     c_u32,
     call,
     failure,
+    perf_event_open,
     quiet_call,
 )
 
@@ -266,15 +272,25 @@ class Program(KernelObject):
 
 class Attachment(KernelObject):
     """A program attached somewhere; closing detaches it. `description`
-    names the attach point for messages."""
+    names the attach point for messages. `link`: the BPF link that joins
+    the program to the perf event `fd`, when it is joined by one (closed
+    with it)."""
 
-    def __init__(self, fd: int, description: str, release: Callable[[int], None] = os.close):
+    def __init__(self, fd: int, description: str, release: Callable[[int], None] = os.close, link: int | None = None):
         super().__init__(fd)
         self.description = description
         self._release_fd = release
+        self.link = link
+
+    @property
+    def fds(self) -> tuple[int, ...]:
+        """Every fd that keeps the program attached (attach.Detacher holds copies)."""
+        return (self.fd,) if self.link is None else (self.fd, self.link)
 
     def _release(self, fd: int) -> None:
         self._release_fd(fd)
+        if self.link is not None:
+            os.close(self.link)
 
 
 class StatsSwitch(KernelObject):
@@ -456,15 +472,37 @@ class Kernel:
             raise failure(f"attaching {description}", error, detail=detail)
         return self._own(Attachment(result, description, release))
 
-    def attach_tracepoint(self, program: Program | int, category: str, name: str) -> Attachment:
-        """A perf event on the tracepoint (no tracefs state is created)."""
+    def attach_tracepoint(self, program: Program | int, category: str, name: str, cookie: int | None = None) -> Attachment:
+        """A perf event on the tracepoint (no tracefs state is created).
+        With a `cookie`, the program is linked to the event with that BPF
+        cookie (bpf_get_attach_cookie returns it in the program)."""
         if not tracefs.has_file(f"events/{category}/{name}/id"):
             if not tracefs.accessible():
                 message = "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)"
                 raise BpfError(message, errnos.ENOENT)
             raise BpfError(f"tracepoint {category}:{name} does not exist", errnos.ENOENT)
         description, tracepoint = f"tracepoint {category}:{name}", (category.encode(), name.encode())
+        if cookie is not None:
+            return self._attach_tracepoint_link(description, _fd_of(program), int(tracefs.read(f"events/{category}/{name}/id")), cookie)
         return self._attach(description, "bpf_attach_tracepoint", _fd_of(program), *tracepoint)
+
+    def _attach_tracepoint_link(self, description: str, program_fd: int, event_id: int, cookie: int) -> Attachment:
+        """The event opened as bcc opens it, the program joined to it by a
+        BPF link (Attachment.link): closing the link detaches the program,
+        which waits for an RCU grace period, so attach.Detacher holds a
+        copy of it too."""
+        attr = PerfEventAttr(type=PerfType.TRACEPOINT, config=event_id, sample_period=1,
+                             sample_type=PERF_SAMPLE_RAW, wakeup_events=1)  # fmt: skip
+        attr.size = ctypes.sizeof(attr)
+        event = perf_event_open(attr, pid=-1, cpu=0)
+        if event < 0:
+            raise failure(f"attaching {description}", -event)
+        link = bpf_syscall(BPF_LINK_CREATE, LinkCreateAttr(prog_fd=program_fd, target_fd=event,
+                                                           attach_type=BPF_PERF_EVENT, bpf_cookie=cookie))  # fmt: skip
+        if link < 0:
+            os.close(event)
+            raise failure(f"attaching {description}", -link)
+        return self._own(Attachment(event, description, _close_perf_event, link=link))
 
     def attach_raw_tracepoint(self, program: Program | int, name: str) -> Attachment:
         description = f"raw tracepoint {name}"

@@ -2,7 +2,8 @@
 
 Everything goes through bcc's runtime library libbcc_bpf.so.0 (package
 libbpfcc) with ctypes, plus the raw bpf() syscall for the two commands that
-library does not export (BPF_PROG_TEST_RUN, BPF_ENABLE_STATS). The library is
+library does not export (BPF_PROG_TEST_RUN, BPF_ENABLE_STATS, BPF_LINK_CREATE)
+and perf_event_open, for attachments with a BPF cookie. The library is
 loaded on first use, never at import. This module holds the C declarations,
 the calls and the kernel's constants; runtime/kernel.py builds the objects
 (`Kernel`, `Map`, `Program`, ...) on top. See docs/kernel-bindings.md.
@@ -117,6 +118,8 @@ def quiet_call(name: str, *args) -> tuple[int, int, str]:
 _BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351}
 BPF_PROG_TEST_RUN = 10
 BPF_ENABLE_STATS = 32
+BPF_LINK_CREATE = 28
+BPF_PERF_EVENT = 41  # enum bpf_attach_type: a program on a perf event, through a link
 BPF_F_TEST_RUN_ON_CPU = 1
 BPF_STATS_RUN_TIME = 0
 
@@ -139,6 +142,29 @@ def _libc() -> ctypes.CDLL:
     return libc
 
 
+_PERF_EVENT_OPEN_SYSCALL = {"x86_64": 298, "aarch64": 241, "riscv64": 241, "ppc64le": 319, "s390x": 331}
+PERF_FLAG_FD_CLOEXEC = 8
+
+
+@functools.cache
+def _perf_event_open_call():
+    function = _libc()["syscall"]  # its own function object: other argument types than bpf()'s
+    function.restype = ctypes.c_long
+    function.argtypes = [ctypes.c_long, c_void_p, c_int, c_int, c_int, ctypes.c_ulong]
+    return function
+
+
+def perf_event_open(attr: "PerfEventAttr", pid: int, cpu: int, group_fd: int = -1,
+                    flags: int = PERF_FLAG_FD_CLOEXEC) -> int:  # fmt: skip
+    """The new perf event's fd, or -errno."""
+    number = _PERF_EVENT_OPEN_SYSCALL.get(platform.machine())
+    if number is None:
+        raise BpfError(f"no perf_event_open() syscall number known for {platform.machine()}", errnos.ENOSYS)
+    ctypes.set_errno(0)
+    result = _perf_event_open_call()(number, ctypes.addressof(attr), pid, cpu, group_fd, flags)
+    return result if result >= 0 else -ctypes.get_errno()
+
+
 class TestRunAttr(ctypes.Structure):
     # union bpf_attr, the `test` member used by BPF_PROG_TEST_RUN
     _fields_ = [
@@ -151,6 +177,22 @@ class TestRunAttr(ctypes.Structure):
 
 class EnableStatsAttr(ctypes.Structure):
     _fields_ = [("type", c_u32)]
+
+
+class LinkCreateAttr(ctypes.Structure):
+    # union bpf_attr, the `link_create` member for a perf event target
+    _fields_ = [
+        ("prog_fd", c_u32), ("target_fd", c_u32), ("attach_type", c_u32), ("flags", c_u32), ("bpf_cookie", c_u64),
+    ]  # fmt: skip
+
+
+class PerfEventAttr(ctypes.Structure):
+    # struct perf_event_attr up to config1 (PERF_ATTR_SIZE_VER0); `flags`
+    # holds the bit fields (disabled, inherit, ...)
+    _fields_ = [
+        ("type", c_u32), ("size", c_u32), ("config", c_u64), ("sample_period", c_u64), ("sample_type", c_u64),
+        ("read_format", c_u64), ("flags", c_u64), ("wakeup_events", c_u32), ("bp_type", c_u32), ("config1", c_u64),
+    ]  # fmt: skip
 
 
 class BpfProgInfo(ctypes.Structure):
@@ -193,7 +235,8 @@ MapType = enum.IntEnum(
 )  # fmt: skip
 PER_CPU_MAP_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH})
 UpdateFlag = enum.IntEnum("UpdateFlag", {"ANY": 0, "NOEXIST": 1, "EXIST": 2})
-PerfType = enum.IntEnum("PerfType", {"HARDWARE": 0, "SOFTWARE": 1, "HW_CACHE": 3})
+PerfType = enum.IntEnum("PerfType", {"HARDWARE": 0, "SOFTWARE": 1, "TRACEPOINT": 2, "HW_CACHE": 3})
+PERF_SAMPLE_RAW = 1 << 10
 # enum perf_sw_ids and perf_hw_id, in order
 SoftwareEvent = enum.IntEnum(
     "SoftwareEvent",

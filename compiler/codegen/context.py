@@ -13,9 +13,11 @@ accepts for all four types.
 `probe` is a u64 the runtime turns into the probe's name:
 - a program serving one attach point: the constant index of its name in
   `CompiledProgram.probe_names`;
-- a tracepoint program serving several (a wildcard): PROBE_TRACEPOINT_FLAG
-  | the record's `common_type` (u16 at offset 0), the tracepoint's event id,
-  which the runtime maps to the name of the attach point with that id.
+- a tracepoint program serving several (a wildcard): its BPF cookie, which
+  the runtime sets to that same index for each attach point
+  (runtime/attach.py). The record cannot say which tracepoint it is: while
+  the program runs, its first 8 bytes (the common fields) hold a pt_regs
+  pointer instead.
 """
 
 from __future__ import annotations
@@ -28,18 +30,19 @@ from auger.compiler import ast
 from auger.compiler.resources import unsupported
 from auger.compiler.types import UINT64, BoolType, EnumType, FieldLayout, IntType, PointerType, SpecialType
 
-from .function import KPROBE, PERF_EVENT, RAW_TRACEPOINT, RUNTIME_CPID, RUNTIME_FILTER_PID, RUNTIME_MAP, TRACEPOINT, ProbeFunction
-from .helpers import BYTE_POINTER, GET_CURRENT_PID_TGID, I32, I64, PROBE_READ_KERNEL, PROBE_READ_USER, call_helper
+from .function import (KPROBE, PERF_EVENT, RAW_TRACEPOINT, RUNTIME_CPID, RUNTIME_FILTER_PID, RUNTIME_MAP, RUNTIME_STOPPED,
+                       TRACEPOINT, ProbeFunction)
+from .helpers import (BYTE_POINTER, GET_ATTACH_COOKIE, GET_CURRENT_PID_TGID, GET_FUNC_IP, I32, I64,
+                      PROBE_READ_KERNEL, PROBE_READ_USER, call_helper)
 from .maps import lookup
 from .values import load_or_zero
 
-PROBE_TRACEPOINT_FLAG = 1 << 32
-
 # struct pt_regs on x86-64 (arch/x86/include/asm/ptrace.h): byte offsets.
-_PT_REGS = {"r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112, "ip": 128, "sp": 152}
+_PT_REGS = {name: 8 * index for index, name in enumerate((
+    "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di", "orig_ax",
+    "ip", "cs", "flags", "sp", "ss"))}
 # The System V x86-64 integer argument registers, in order.
 _ARGUMENT_REGISTERS = ("di", "si", "dx", "cx", "r8", "r9")
-_COMMON_TYPE_OFFSET = 0
 _ARGUMENT = re.compile(r"arg(\d+)$")
 _STACK_ARGUMENT = re.compile(r"sarg(\d+)$")
 _USER_SPACE_PROVIDERS = ("uprobe", "uretprobe", "usdt")
@@ -54,17 +57,21 @@ def lower_builtin(fn: ProbeFunction, node: ast.Identifier) -> ir.Value:
     if argument and program_type == RAW_TRACEPOINT:
         return _load(fn, 8 * int(argument.group(1)), 64)
     if argument and program_type == KPROBE and int(argument.group(1)) < len(_ARGUMENT_REGISTERS):
-        return _register(fn, _ARGUMENT_REGISTERS[int(argument.group(1))])
+        return register(fn, _ARGUMENT_REGISTERS[int(argument.group(1))])
     stack_argument = _STACK_ARGUMENT.match(name)
     if stack_argument and program_type == KPROBE:
         # Above the return address at sp: the caller's 8-byte stack slots.
-        address = fn.builder.add(_register(fn, "sp"), ir.Constant(I64, 8 * (int(stack_argument.group(1)) + 1)))
+        address = fn.builder.add(register(fn, "sp"), ir.Constant(I64, 8 * (int(stack_argument.group(1)) + 1)))
         user = fn.group.provider in _USER_SPACE_PROVIDERS
         return _probe_read_word(fn, address, PROBE_READ_USER if user else PROBE_READ_KERNEL)
     if name == "retval" and program_type == KPROBE:
-        return _register(fn, "ax")
-    if name == "func" and program_type == KPROBE and not fn.group.context.is_return:
-        return _register(fn, "ip")
+        return register(fn, "ax")
+    if name == "func" and program_type == KPROBE:
+        if not fn.group.context.is_return:
+            return register(fn, "ip")
+        # A return probe's ip is the caller's; the kernel knows the
+        # function's address (kretprobes, and uretprobes since Linux 6.4).
+        return call_helper(fn.builder, GET_FUNC_IP, fn.builder.bitcast(fn.context, BYTE_POINTER))
     if name == "probe":
         return probe_value(fn)
     if name == "cpid":
@@ -124,20 +131,16 @@ def probe_value(fn: ProbeFunction) -> ir.Value:
     if len(group.specs) == 1:
         return ir.Constant(I64, group.probe_ids[0])
     # module.py only merges attach points into one program under `probe`
-    # when the program can tell them apart: tracepoints, by event id.
+    # when the program can tell them apart: tracepoints, by their cookie.
     assert group.program_type == TRACEPOINT
-    # The verifier forbids direct loads from a tracepoint record's first 8
-    # bytes (the common fields); a probe read of them is allowed.
-    address = fn.builder.add(fn.builder.ptrtoint(fn.context, I64), ir.Constant(I64, _COMMON_TYPE_OFFSET))
-    common_type = fn.builder.and_(_probe_read_word(fn, address, PROBE_READ_KERNEL), ir.Constant(I64, 0xFFFF))
-    return fn.builder.or_(common_type, ir.Constant(I64, PROBE_TRACEPOINT_FLAG))
+    return call_helper(fn.builder, GET_ATTACH_COOKIE, fn.builder.bitcast(fn.context, BYTE_POINTER))
 
 
 def _probe_read_word(fn: ProbeFunction, address: ir.Value, helper: int) -> ir.Value:
     """The 8 bytes at `address` read with a probe-read helper (0 if the
     read fails)."""
     builder = fn.builder
-    slot = fn.stack_slot(I64, "read_word")
+    slot = fn.shared_slot(I64, "read_word")
     builder.store(ir.Constant(I64, 0), slot)
     pointer = builder.inttoptr(address, BYTE_POINTER)
     call_helper(builder, helper, builder.bitcast(slot, BYTE_POINTER), ir.Constant(I64, 8), pointer)
@@ -149,9 +152,17 @@ def runtime_value(fn: ProbeFunction, index: int) -> ir.Value:
     which it cannot for an array index in range; the verifier wants the
     check)."""
     builder = fn.builder
-    key = fn.stack_slot(I32, "runtime_key")
+    key = fn.shared_slot(I32, "runtime_key")
     builder.store(ir.Constant(I32, index), key)
     return load_or_zero(fn, UINT64, lookup(fn, RUNTIME_MAP, builder.bitcast(key, BYTE_POINTER)))
+
+
+def session_running(fn: ProbeFunction) -> ir.Value:
+    """An i1: the session has not ended. A detached tracepoint program may
+    still run for a while (detaching waits for the kernel, attach.Detacher),
+    and nothing a probe does may show after END."""
+    stopped = runtime_value(fn, RUNTIME_STOPPED)
+    return fn.builder.icmp_unsigned("==", stopped, ir.Constant(I64, 0))
 
 
 def pid_filter_passes(fn: ProbeFunction) -> ir.Value:
@@ -163,10 +174,12 @@ def pid_filter_passes(fn: ProbeFunction) -> ir.Value:
     return builder.or_(unset, builder.icmp_unsigned("==", wanted, pid))
 
 
-def _register(fn: ProbeFunction, register: str) -> ir.Value:
-    if fn.group.program_type not in _REGISTER_CONTEXTS:
-        raise ValueError(f"{fn.group.program_type} programs have no registers")
-    return _load(fn, _PT_REGS[register], 64)
+def register(fn: ProbeFunction, name: str) -> ir.Value | None:
+    """A register saved in the context's pt_regs (`reg("ip")`); None when
+    the program's context has none (or no such register)."""
+    if fn.group.program_type not in _REGISTER_CONTEXTS or name not in _PT_REGS:
+        return None
+    return _load(fn, _PT_REGS[name], 64)
 
 
 def _load(fn: ProbeFunction, offset: int, bits: int, signed: bool = False) -> ir.Value:

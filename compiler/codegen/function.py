@@ -22,10 +22,11 @@ PERF_EVENT = "perf_event"  # struct bpf_perf_event_data, pt_regs first
 
 # The runtime values map (an ARRAY of u64 the session fills before
 # attaching): values known only when the program runs.
-RUNTIME_MAP = MapPlan("", "auger_runtime", "array", None, None, 4, 8, 3)
+RUNTIME_MAP = MapPlan("", "auger_runtime", "array", None, None, 4, 8, 4)
 RUNTIME_CPID = 0  # the -c child's pid
 RUNTIME_FILTER_PID = 1  # -p PID, 0 when not given
 RUNTIME_START_NS = 2  # CLOCK_MONOTONIC (bpf_ktime_get_ns) when the session started: `elapsed`
+RUNTIME_STOPPED = 3  # 1 once the session ends: probes do nothing more (END runs, maps are read)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ProbeFunction:
         self.entry_builder.branch(body)
         self.entry_builder.position_at_start(entry)
         self.builder = ir.IRBuilder(body)
+        self._shared_slots: dict[tuple[str, str], ir.AllocaInstr] = {}
 
     @property
     def context(self) -> ir.Argument:
@@ -69,6 +71,17 @@ class ProbeFunction:
 
     def stack_slot(self, type_: ir.Type, name: str = "") -> ir.AllocaInstr:
         return self.entry_builder.alloca(type_, name=name)
+
+    def shared_slot(self, type_: ir.Type, name: str) -> ir.AllocaInstr:
+        """One stack slot per program for each kind of short-lived value (a
+        key, a value to store, a helper's output): written right before the
+        helper call that uses it and read right after. A slot per call site
+        would overflow the 512-byte stack: LLVM does not reuse slots whose
+        address a helper call took."""
+        key = (name, str(type_))
+        if key not in self._shared_slots:
+            self._shared_slots[key] = self.stack_slot(type_, name)
+        return self._shared_slots[key]
 
     def block(self, name: str) -> ir.Block:
         return self.function.append_basic_block(name)

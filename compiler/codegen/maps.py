@@ -11,7 +11,6 @@ fails because the map is full adds one to the map's slot of the per-CPU
 from __future__ import annotations
 
 from typing import Callable
-from weakref import WeakKeyDictionary
 
 import llvmlite.ir as ir
 
@@ -29,18 +28,6 @@ _MAP_LOOKUP_PERCPU_ELEM = 195
 _NOEXIST = 1  # map_update_elem: only create
 _EEXIST = 17
 _POSSIBLE_CPUS = "/sys/devices/system/cpu/possible"
-_SLOTS: WeakKeyDictionary[ProbeFunction, dict[tuple[str, str], ir.AllocaInstr]] = WeakKeyDictionary()
-
-
-def _shared_slot(fn: ProbeFunction, type_: ir.Type, name: str) -> ir.AllocaInstr:
-    """One stack slot per probe for each kind of short-lived value (a key,
-    a value to store): written right before the helper call that copies it.
-    A slot per call site would overflow the 512-byte stack (LLVM does not
-    reuse them, and aborts the process when the stack is full)."""
-    slots = _SLOTS.setdefault(fn, {})
-    if (name, str(type_)) not in slots:
-        slots[name, str(type_)] = fn.stack_slot(type_, name)
-    return slots[name, str(type_)]
 
 
 def key_pointer(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value]) -> ir.Value:
@@ -51,7 +38,7 @@ def key_pointer(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value]) -> ir.Va
         return scratch_space(fn).zero_key
     if values.holds_wide(plan.key):  # strings and such: laid out in scratch
         return values.build_key(fn, plan.key, keys)
-    slot = _shared_slot(fn, ir.ArrayType(I64, len(keys)), "key")
+    slot = fn.shared_slot(ir.ArrayType(I64, len(keys)), "key")
     for index, key in enumerate(keys):
         element = builder.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, index)])
         builder.store(key, element)
@@ -92,7 +79,7 @@ def store_value(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value], value: i
     if values.is_wide(plan.value):
         slot = value
     else:
-        slot = _shared_slot(fn, I64, "value")
+        slot = fn.shared_slot(I64, "value")
         fn.builder.store(value, slot)
     key = key_pointer(fn, plan, keys)
     status = call_helper(fn.builder, MAP_UPDATE_ELEM, fn.map_pointer(plan), key,
@@ -116,10 +103,10 @@ def read_combined(fn: ProbeFunction, plan: MapPlan, key: ir.Value) -> ir.Value:
     combines them (avg: total / count toward zero; 0 when nothing was seen)."""
     builder = fn.builder
     kind, signed = plan.value.kind, plan.value.signed
-    first, second, seen = (fn.stack_slot(I64, name) for name in ("first", "second", "seen"))
+    first, second, seen = (fn.shared_slot(I64, name) for name in ("first", "second", "seen"))
     for slot in (first, second, seen):
         builder.store(ir.Constant(I64, 0), slot)
-    cpu = fn.stack_slot(I32, "cpu")
+    cpu = fn.shared_slot(I32, "cpu")
     builder.store(ir.Constant(I32, 0), cpu)
     test, body, add, step, done = (fn.block(f"cpus_{part}") for part in ("test", "body", "add", "step", "done"))
     builder.branch(test)
@@ -204,7 +191,7 @@ def _count_if_full(fn: ProbeFunction, plan: MapPlan, failed: ir.Value) -> None:
     builder.cbranch(failed, count, done)
     builder.position_at_end(count)
     counters = fn.plan.map_full
-    index = _shared_slot(fn, I32, "map_index")
+    index = fn.shared_slot(I32, "map_index")
     builder.store(ir.Constant(I32, fn.plan.maps.index(plan)), index)
     counter = lookup(fn, counters, builder.bitcast(index, BYTE_POINTER))
     increment = fn.block("map_full_add")

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 
 from auger.compiler import ast
+from auger.compiler.diagnostics import CompileError, error
 from auger.compiler.resources import MapPlan, ResourcePlan, plan_resources, unsupported
 from auger.compiler.semantic import Analysis, ProbeAnalysis
 from auger.probes import registry
 
 from . import target
-from .context import pid_filter_passes
+from .context import pid_filter_passes, session_running
 from .function import RUNTIME_MAP, TRACEPOINT, AttachGroup, ProbeFunction
 from .helpers import BYTE_POINTER, I64
 from .statements import ProbeLowering
@@ -78,6 +79,7 @@ def compile_program(analysis: Analysis) -> CompiledProgram:
         symbols[plan.symbol] = symbol
     probe_names: list[str] = []
     probes = []
+    sources: dict[str, ProbeAnalysis] = {}  # by function name
     for probe in analysis.probes:
         text = ",".join(point.text for point in probe.probe.attach_points)
         for group in _attach_groups(probe, probe_names):
@@ -87,13 +89,34 @@ def compile_program(analysis: Analysis) -> CompiledProgram:
             fn = ProbeFunction(function, analysis, resources, symbols, group)
             _lower_probe(fn, probe)
             probes.append(CompiledProbe(function.section, name, group.provider, text, group))
+            sources[name] = probe
     ir_text = str(module)
-    return CompiledProgram(ir_text, target.emit_object(ir_text), resources, tuple(probes), tuple(probe_names))
+    try:
+        object_code = target.emit_object(ir_text)
+    except target.StackExceeded as problem:
+        # A loop callback is named after its program (loops.py).
+        probe = next((source for name, source in sources.items()
+                      if problem.function == name or problem.function.startswith(f"{name}_loop_")), None)
+        raise _stack_exceeded(problem, probe) from None
+    return CompiledProgram(ir_text, object_code, resources, tuple(probes), tuple(probe_names))
+
+
+def _stack_exceeded(problem: target.StackExceeded, probe: ProbeAnalysis | None) -> CompileError:
+    """The diagnostic on the probe whose program needs too much stack."""
+    points = probe.probe.attach_points if probe is not None else ()
+    span = points[0].span.to(points[-1].span) if points else None
+    where = f"probe {','.join(point.text for point in points)}" if points else "the program"
+    return CompileError([error(
+        f"{where} needs {problem.depth} bytes of BPF stack, more than the kernel's 512", span,
+        hint="too many values are alive at once (each takes 8 bytes of stack once the registers are full): "
+             "split the computation over several statements, keeping partial results in maps")])
 
 
 def _lower_probe(fn: ProbeFunction, probe: ProbeAnalysis) -> None:
-    """The -p filter, the predicate, then the body."""
+    """The end-of-session check, the -p filter, the predicate, then the body."""
     lowering = ProbeLowering(fn, probe.variables)
+    if fn.group.provider not in SELF_TRIGGERED:
+        fn.return_unless(session_running(fn), "running")
     if fn.group.pid_filtered:
         fn.return_unless(pid_filter_passes(fn), "pid_filter")
     if probe.probe.predicate is not None:

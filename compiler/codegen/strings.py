@@ -86,27 +86,33 @@ def reads_user_memory(fn: ProbeFunction) -> bool:
 
 def read_string(fn: ProbeFunction, source: ir.Value, type_: StringType, length: ir.Value | None = None,
                 user: bool | None = None) -> ir.Value:  # fmt: skip
-    """str(source [, length]): the NUL-terminated string at address
-    `source` (an i64), at most `length` characters (a run-time i64) and at
-    most type_.length - 1, into a zeroed scratch buffer. `user`: whether
-    `source` is user memory (None: as the probe kind says)."""
-    address = scratch_space(fn).allocate(slot_size(type_))
-    read_into(fn, address, source, type_, user, length)
+    """str(source [, length]) as bpftrace 0.27 reads it: the NUL-terminated
+    string at address `source` (an i64), at most `length` bytes with its NUL
+    (a run-time i64), into a zeroed scratch buffer. A string that fills all
+    type_.length bytes keeps no NUL there: the runtime shows it as cut
+    (bpftrace's `..` trailer). The helper still writes a NUL after those
+    bytes, so the buffer is a byte longer. `user`: whether `source` is user
+    memory (None: as the probe kind says)."""
+    builder = fn.builder
+    buffer = StringType(type_.length + 1)
+    address = scratch_space(fn).allocate(slot_size(buffer))
+    size = ir.Constant(I64, buffer.length)
+    if length is not None:  # a size the verifier can bound: min(length, buffer)
+        size = builder.select(builder.icmp_unsigned(">", length, size), size, length)
+    _read(fn, address, source, slot_size(buffer), size, user)
     return address
 
 
-def read_into(fn: ProbeFunction, address: ir.Value, source: ir.Value, type_: StringType, user: bool | None,
-              length: ir.Value | None = None) -> None:  # fmt: skip
-    """read_string's work, into the string slot at `address`."""
+def read_into(fn: ProbeFunction, address: ir.Value, source: ir.Value, type_: StringType, user: bool | None) -> None:
+    """The string at `source` into the slot of type_ at `address`: at most
+    type_.length - 1 characters and the NUL."""
+    _read(fn, address, source, slot_size(type_), ir.Constant(I64, type_.length), user)
+
+
+def _read(fn: ProbeFunction, address: ir.Value, source: ir.Value, buffer_size: int, size: ir.Value,
+          user: bool | None) -> None:  # fmt: skip
     builder = fn.builder
-    zero(builder, address, slot_size(type_))
-    size = ir.Constant(I64, type_.length)
-    if length is not None:
-        # A bounded size the verifier can check: min(length + 1, capacity),
-        # and a negative length reads nothing but the NUL.
-        wanted = builder.add(length, ir.Constant(I64, 1))
-        too_long = builder.icmp_unsigned(">", wanted, size)
-        size = builder.select(too_long, size, wanted)
+    zero(builder, address, buffer_size)
     user = reads_user_memory(fn) if user is None else user
     helper = PROBE_READ_USER_STR if user else PROBE_READ_KERNEL_STR
     call_helper(builder, helper, address, size, builder.inttoptr(source, BYTE_POINTER))

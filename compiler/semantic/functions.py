@@ -171,7 +171,12 @@ def _str(checker, call, arguments):
             if length < 0:
                 checker.error("str(): negative length", call.args[1].span)
                 return None
-            return StringType(min(length + 1, max_strlen))
+            if length > max_strlen:
+                checker.env.program.reporter.warning(
+                    f"length param ({length}) is too long and will be shortened to {max_strlen} bytes "
+                    "(see BPFTRACE_MAX_STRLEN)", call.span)
+            # bpftrace 0.27: `length` bytes, the NUL included (no more than max_strlen).
+            return StringType(max(min(length, max_strlen), 1))
     if isinstance(source, StringType):
         return source
     return StringType(max_strlen)

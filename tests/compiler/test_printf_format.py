@@ -66,7 +66,7 @@ def test_bad_formats(text, message):
     ("%-5s", "ab", "ab   "),
     ("%p", 4096, "0x1000"),
     ("%r", b"a\x01", "a\\x01"),
-    ("%rx", b"\x01\xab", "01ab"),
+    ("%rx", b"\x01\xab", "\\x01\\xab"),
     ("%rh", b"\x01\xab", "01 ab"),
 ])
 def test_format_value(text, value, expected):

@@ -45,7 +45,7 @@ def value_of(text: str, **options):
     ("1 ? 2 : 3", INT64),
     ('1 ? "a" : "bcd"', StringType(4)),
     ("str(1)", StringType(64)),
-    ("str(1, 8)", StringType(9)),
+    ("str(1, 8)", StringType(8)),
     ("buf(1, 8)", BufferType(8)),
     ("strftime(\"%H\", nsecs)", SpecialType("timestamp", 16)),
     ("strncmp(comm, \"x\", 1)", INT64),
@@ -178,7 +178,7 @@ def test_tracepoint_args_and_wildcards():
         "tracepoint:syscalls:sys_enter_openat { @[str(args.filename)] = count(); $v = args->flags; }"
         " tracepoint:syscalls:sys_enter_open* { @n = count(); }")
     first, second = analysis.probes
-    assert first.variables["v"] == INT64
+    assert first.variables["v"] == IntType(32, True)  # `int flags`, kept in an 8-byte slot
     assert isinstance(analysis.type_of(_args_node(first.probe)), ArgsType)
     assert len(second.specs) > 1 and len(second.contexts) == len(second.specs)
     assert analysis.maps[""].key == StringType(64)

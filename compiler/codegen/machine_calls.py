@@ -1,0 +1,109 @@
+"""Value functions that read the machine rather than the program's values,
+lowered as a mixin of ExpressionLowering: clocks (`nsecs(MODE)`), saved
+registers (`reg("ip")`), cgroups (`cgroupid(PATH)`, `cgroup_path(ID)`) and
+user symbol addresses (`uaddr("name")`). Paths and symbols are resolved
+when compiling, as bpftrace does: the program carries the number.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+import time
+
+import llvmlite.ir as ir
+
+from auger.compiler import ast
+from auger.compiler.diagnostics import CompileError, error
+from auger.compiler.elf import SHT_DYNSYM, SHT_SYMTAB, ElfError, ElfFile
+from auger.compiler.resources import unsupported
+from auger.compiler.semantic.literals import literal_string
+
+from . import context
+from .helpers import I64, KTIME_GET_BOOT_NS, KTIME_GET_NS, KTIME_GET_TAI_NS, call_helper
+
+_CLOCKS = {"monotonic": KTIME_GET_NS, "boot": KTIME_GET_BOOT_NS, "tai": KTIME_GET_TAI_NS}
+_USER_PROVIDERS = ("uprobe", "uretprobe", "usdt")
+_E_TYPE_OFFSET, _ET_EXEC = 16, 2  # the ELF header's e_type; a fixed-address executable
+
+
+class MachineCalls:
+    def _call_nsecs(self, node: ast.Call) -> ir.Value:
+        """nsecs(monotonic | boot | tai | sw_tai). sw_tai is bpftrace's TAI
+        for kernels without the TAI helper: the boot clock plus TAI's offset
+        from it, measured when compiling (compile and run are one session)."""
+        mode = node.args[0].name if node.args else "monotonic"
+        if mode != "sw_tai":
+            return call_helper(self.builder, _CLOCKS[mode])
+        offset = time.clock_gettime_ns(time.CLOCK_TAI) - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        return self.builder.add(call_helper(self.builder, KTIME_GET_BOOT_NS), ir.Constant(I64, offset))
+
+    def _call_reg(self, node: ast.Call) -> ir.Value:
+        name = literal_string(node.args[0])
+        value = context.register(self.fn, name)
+        if value is None:
+            raise unsupported(f'reg("{name}") in {self.fn.group.provider} probes', node.span)
+        return value
+
+    def _call_cgroupid(self, node: ast.Call) -> ir.Value:
+        path = literal_string(node.args[0])
+        try:
+            return ir.Constant(I64, cgroup_id(path))
+        except OSError as problem:
+            raise CompileError([error(f"Failed to get cgroupid for '{path}': {problem.strerror}", node.span)]) from None
+
+    def _call_cgroup_path(self, node: ast.Call) -> ir.Value:
+        """The id; userspace finds its paths (runtime/cgroups.py). The
+        second word is for a hierarchy filter, not lowered yet."""
+        if len(node.args) == 2:
+            raise unsupported("cgroup_path() with a filter", node.span)
+        return self._words(node, [self.lower(node.args[0]), ir.Constant(I64, 0)])
+
+    def _call_uaddr(self, node: ast.Call) -> ir.Value:
+        name = literal_string(node.args[0])
+        group = self.fn.group
+        binaries = {spec.target for spec in group.specs}
+        if group.provider not in _USER_PROVIDERS or len(binaries) != 1:
+            raise unsupported("uaddr() outside uprobes of one binary", node.span)
+        (binary,) = binaries
+        try:
+            address = symbol_address(binary, name)
+        except ValueError as problem:
+            raise unsupported(f"uaddr() {problem}", node.span) from None
+        if address is None:
+            raise CompileError([error(f"Could not resolve symbol: {binary}:{name}", node.span)])
+        return ir.Constant(I64, address)
+
+
+class _FileHandle(ctypes.Structure):
+    # struct file_handle with room for a cgroup's 8-byte handle
+    _fields_ = [("handle_bytes", ctypes.c_uint), ("handle_type", ctypes.c_int), ("handle", ctypes.c_uint64)]
+
+
+def cgroup_id(path: str) -> int:
+    """The id of the cgroup (v2) directory at `path`: its file handle, as
+    bpf_get_current_cgroup_id() returns it (name_to_handle_at; OSError)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    handle, mount_id = _FileHandle(handle_bytes=8), ctypes.c_int()
+    if libc.name_to_handle_at(-100, os.fsencode(path), ctypes.byref(handle), ctypes.byref(mount_id), 0) < 0:  # AT_FDCWD
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number), path)
+    return handle.handle
+
+
+def symbol_address(path: str, name: str) -> int | None:
+    """The address of symbol `name` (a function or an object) in the
+    executable at `path` (None when it has no such symbol). ValueError for a
+    position-independent file: there the address is known only once a
+    process has mapped it."""
+    try:
+        elf = ElfFile.read(path)
+        (file_type,) = struct.unpack_from("<H", elf.data, _E_TYPE_OFFSET)
+        if file_type != _ET_EXEC:
+            raise ValueError(f"in the position-independent {path}")
+        tables = elf.sections_of_type(SHT_SYMTAB) + elf.sections_of_type(SHT_DYNSYM)
+        return next((symbol.value for table in tables for symbol in elf.symbols(table)
+                     if symbol.name == name and symbol.section_index and symbol.value), None)  # fmt: skip
+    except ElfError:
+        return None

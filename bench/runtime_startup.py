@@ -1,0 +1,128 @@
+"""Run-time start-up: from process start to the first probe attached, then
+exit, with peak memory.
+
+    .venv/bin/python bench/runtime_startup.py [--runs N] [--no-write]
+
+Runs `BEGIN { exit(); }` plus one tracepoint probe with each tool (bpftrace
+0.17, bpftrace 0.27.1, auger), the tools taking turns, after one warm-up run
+each; BEGIN fires once every probe is attached, so the wall time to exit
+covers loading and attaching. Also `BEGIN { exit(); }` alone, for reference.
+Peak RSS is the larger of wait4's (the largest process of the tree) and the
+tree's summed RSS sampled every 5 ms. Writes the "Start-up to first probe"
+section of docs/performance-runtime.md and its row of the summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import common
+
+PROGRAMS = [
+    ("BEGIN + one tracepoint", "tracepoint:syscalls:sys_enter_getppid { @ = count(); } BEGIN { exit(); }"),
+    ("BEGIN only", "BEGIN { exit(); }"),
+]
+WALL_TARGET = 0.5
+RSS_TARGET_MB = 89.0  # bpftrace 0.17's peak, as the issue measured it
+
+
+def collect(runs: int) -> dict[tuple[str, str], list[common.Finished] | str]:
+    results: dict[tuple[str, str], list[common.Finished] | str] = {}
+    cases = [(tool, name, program) for name, program in PROGRAMS for tool in common.tools()]
+    for tool, name, program in cases:  # warm-up: page cache, bytecode, BTF
+        finished = common.run_measured(tool.command(program))
+        if finished.status != 0:
+            results[(tool.name, name)] = common.rejected(tool, finished.status, finished.stderr)
+    for round_number in range(runs):
+        for tool, name, program in cases:
+            key = (tool.name, name)
+            if isinstance(results.get(key), str):
+                continue
+            finished = common.run_measured(tool.command(program))
+            if finished.status != 0:
+                results[key] = common.rejected(tool, finished.status, finished.stderr)
+                continue
+            results.setdefault(key, []).append(finished)
+            print(
+                f"round {round_number + 1}/{runs}: {tool.name:16} {name:24} "
+                f"{finished.wall_s * 1000:.0f} ms {finished.peak_kb / 1024:.1f} MB",
+                file=sys.stderr,
+            )
+    return results
+
+
+def summary(runs: list[common.Finished] | str | None) -> tuple[float | None, float | None, float | None]:
+    """Median wall s, minimum wall s, median peak MB."""
+    if not isinstance(runs, list):
+        return None, None, None
+    walls = [run.wall_s for run in runs]
+    return common.median(walls), min(walls), common.median([run.peak_kb / 1024 for run in runs])
+
+
+def report(results: dict, runs: int) -> str:
+    names = [tool.name for tool in common.tools()]
+    method = f"""
+Wall time from starting the tool to its exit, for `BEGIN {{ exit(); }}` plus
+one tracepoint probe (BEGIN fires once every probe is attached, so this is
+start-up to first probe attached, then exit), and for `BEGIN {{ exit(); }}`
+alone. Median and minimum of {runs} runs after one warm-up run per case, the
+tools taking turns. Peak RSS (MB = 2^20 bytes): the larger of wait4's
+ru_maxrss (the largest process of the tree) and the whole process tree's RSS
+summed, sampled every 5 ms; median over the runs. auger runs as the venv's
+`python -m auger` (what the installed `auger` script runs). Targets: wall time
+≤ {WALL_TARGET}× the faster bpftrace's, peak RSS < {RSS_TARGET_MB:.0f} MB.
+"""
+    lines = common.header("runtime_startup.py", method)
+    for name, program in PROGRAMS:
+        lines += [
+            f"`{program}`:",
+            "",
+            "| tool | median s | min s | peak RSS MB |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        figures = {tool: summary(results.get((tool, name))) for tool in names}
+        for tool in names:
+            outcome = results.get((tool, name))
+            if isinstance(outcome, str):
+                lines.append(f"| {tool} | {outcome} | | |")
+                continue
+            wall, fastest, peak = figures[tool]
+            lines.append(f"| {tool} | {common.fmt(wall, 3)} | {common.fmt(fastest, 3)} | {common.fmt(peak, 1)} |")
+        lines += ["", verdict(results, name) + ".", ""]
+    return "\n".join(lines) + "\n"
+
+
+def verdict(results: dict, name: str) -> str:
+    """auger's wall time over the faster bpftrace's and its peak RSS, each
+    against its target."""
+    figures = {tool.name: summary(results.get((tool.name, name))) for tool in common.tools()}
+    faster = min((wall for tool, (wall, _, _) in figures.items() if tool != "auger" and wall), default=None)
+    wall, _, peak = figures.get("auger", (None, None, None))
+    if wall is None or not faster:
+        return f"auger / faster bpftrace: – ({common.NOT_SUPPORTED} or no reference)"
+    return (
+        f"auger / faster bpftrace wall time: {wall / faster:.2f} "
+        f"(target ≤ {WALL_TARGET}: {'met' if wall <= WALL_TARGET * faster else 'not met'}); "
+        f"peak RSS {peak:.1f} MB (target < {RSS_TARGET_MB:.0f} MB: {'met' if peak < RSS_TARGET_MB else 'not met'})"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--no-write", action="store_true", help="print the section only")
+    options = parser.parse_args()
+    common.require_root()
+    results = collect(options.runs)
+    body = report(results, options.runs)
+    print(body)
+    if not options.no_write:
+        name, program = PROGRAMS[0]
+        target = f"`{program}`: wall time ≤ {WALL_TARGET}× the faster bpftrace's, peak RSS < {RSS_TARGET_MB:.0f} MB"
+        common.write_result("Start-up to first probe", body, "(b) start-up", target, verdict(results, name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

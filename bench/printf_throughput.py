@@ -1,7 +1,7 @@
 """printf throughput: the highest event rate a tool prints with zero lost
 events.
 
-    .venv/bin/python bench/printf_throughput.py [--runs N] [--seconds S] [--no-write]
+    .venv/bin/python bench/printf_throughput.py [--runs N] [--seconds S] [--no-write] [--tool NAME ...]
 
 The program is `tracepoint:syscalls:sys_enter_getppid { printf("%d %s\\n",
 pid, "x"); }`. For each tool (bpftrace 0.17, bpftrace 0.27.1, auger) and each
@@ -131,11 +131,11 @@ def show(tool: common.Tool, what: str, result: Step) -> None:
     )
 
 
-def collect(runs: int, seconds: float) -> dict[str, list[tuple[Step | None, Step]] | str]:
+def collect(runs: int, seconds: float, tools: list[common.Tool]) -> dict[str, list[tuple[Step | None, Step]] | str]:
     results: dict[str, list[tuple[Step | None, Step]] | str] = {}
     for round_number in range(runs):
         print(f"round {round_number + 1}/{runs}", file=sys.stderr)
-        for tool in common.tools():
+        for tool in tools:
             if isinstance(results.get(tool.name), str):
                 continue
             outcome = ladder(tool, seconds)
@@ -146,7 +146,7 @@ def collect(runs: int, seconds: float) -> dict[str, list[tuple[Step | None, Step
     return results
 
 
-def report(results: dict, runs: int, seconds: float) -> str:
+def report(results: dict, runs: int, seconds: float, tools: list[common.Tool]) -> str:
     method = f"""
 Program: `{PROGRAM}`, output to a pipe drained by the benchmark all along
 (each tool's default buffering for a pipe). A C program makes getppid() calls
@@ -172,7 +172,7 @@ between it and the last clean one narrow it to {100 / 2 ** (BISECTIONS + 1):g}%,
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     zero_loss = zero_loss_rates(results)
-    for tool in [tool.name for tool in common.tools()]:
+    for tool in [tool.name for tool in tools]:
         outcome = results.get(tool)
         if isinstance(outcome, str) or outcome is None:
             lines.append(f"| {tool} | {outcome or 'not run'} | | | | |")
@@ -211,13 +211,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each paced step")
     parser.add_argument("--no-write", action="store_true", help="print the section only")
+    parser.add_argument("--tool", action="append", help="run only this tool (repeatable; implies --no-write)")
     options = parser.parse_args()
     common.require_root()
+    tools = [tool for tool in common.tools() if not options.tool or tool.name in options.tool]
     with common.BpfStats():
-        results = collect(options.runs, options.seconds)
-    body = report(results, options.runs, options.seconds)
+        results = collect(options.runs, options.seconds, tools)
+    body = report(results, options.runs, options.seconds, tools)
     print(body)
-    if not options.no_write:
+    if not options.no_write and not options.tool:
         target = "events/s printed with zero lost events, against bpftrace (no figure set)"
         common.write_result("printf throughput", body, "(c) printf throughput", target, verdict(results))
     return 0

@@ -3,12 +3,15 @@
     .venv/bin/python bench/startup.py [--runs N] [--no-write]
 
 Times, as the median of N runs of a fresh process each (after one warm-up run
-that also fills the parser cache), wall and CPU:
+that also fills the parser and object caches), wall and CPU:
   - `python -c pass` and `python -c "import lark"`: the floor under any run;
   - `auger -V`: the CLI without the compiler;
   - `auger --dry-run -e ONE_LINER`;
   - `auger --dry-run TOOL`, TOOL being the largest /usr/sbin/*.bt (bpftrace's
     tools) that uses no kprobes, which this project's kernels may lack.
+A dry run compiles to the BPF object, so each dry run is timed twice: with
+auger's object cache warm (the object of the warm-up run is found, LLVM is
+not loaded) and cold (AUGER_NO_CACHE=1: LLVM compiles in every run).
 Then it rewrites the "Start-up" section of docs/performance.md (the rest of
 the file is kept). A command that fails is still timed, and its exit status
 and first error line are shown in the table.
@@ -44,26 +47,31 @@ def largest_tool_without_kprobes() -> Path | None:
     return max(tools, key=lambda path: path.stat().st_size, default=None)
 
 
-def time_commands(commands: list[list[str]], runs: int) -> list[tuple[list[float], list[float], int, str]]:
-    """For each command: its wall times and CPU times (user + system) in ms
-    over `runs` rounds (each round runs every command once, so a load that
-    comes and goes hits them all alike), after one warm-up run; the exit
+def time_commands(
+    commands: list[tuple[list[str], dict[str, str]]], runs: int
+) -> list[tuple[list[float], list[float], int, str]]:
+    """For each command (and the environment variables it adds): its wall
+    times and CPU times (user + system) in ms over `runs` rounds (each round
+    runs every command once, so a load that comes and goes hits them all
+    alike), after one warm-up run; the exit
     status and first stderr line of its last run. CPU time leaves out the
     waits wall time includes: on a busy machine, reading a tracepoint's
     format file can wait tens of ms for the kernel's event lock."""
     # Measure what a user gets: bytecode cached in __pycache__, which a
     # developer's PYTHONDONTWRITEBYTECODE would otherwise prevent.
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
-    for command in commands:
-        subprocess.run(command, capture_output=True, env=env)
+    # AUGER_NO_CACHE only where a case adds it.
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("PYTHONDONTWRITEBYTECODE", "AUGER_NO_CACHE")}
+    for command, added in commands:
+        subprocess.run(command, capture_output=True, env={**env, **added})
     times: list[list[float]] = [[] for _ in commands]
     cpu_times: list[list[float]] = [[] for _ in commands]
     last: list[subprocess.CompletedProcess | None] = [None] * len(commands)
     for _ in range(runs):
-        for index, command in enumerate(commands):
+        for index, (command, added) in enumerate(commands):
             cpu_before = _children_cpu()
             start = time.perf_counter()
-            last[index] = subprocess.run(command, capture_output=True, text=True, env=env)
+            last[index] = subprocess.run(command, capture_output=True, text=True, env={**env, **added})
             times[index].append((time.perf_counter() - start) * 1000)
             cpu_times[index].append((_children_cpu() - cpu_before) * 1000)
     return [
@@ -92,18 +100,25 @@ def machine() -> str:
     )
 
 
-def benchmarks() -> list[tuple[str, list[str]]]:
+COLD = {"AUGER_NO_CACHE": "1"}
+
+
+def benchmarks() -> list[tuple[str, list[str], dict[str, str]]]:
+    """Each case: its name, the command, the environment variables it adds."""
     python = sys.executable
     auger = [python, "-m", "auger"]
     cases = [
-        ("Python start-up (floor)", [python, "-c", "pass"]),
-        ("Python + import lark", [python, "-c", "import lark"]),
-        ("auger -V (CLI only)", [*auger, "-V"]),
-        ("auger --dry-run, one-liner", [*auger, "--dry-run", "-e", ONE_LINER]),
+        ("Python start-up (floor)", [python, "-c", "pass"], {}),
+        ("Python + import lark", [python, "-c", "import lark"], {}),
+        ("auger -V (CLI only)", [*auger, "-V"], {}),
     ]
+    dry_runs = [("one-liner", [*auger, "--dry-run", "-e", ONE_LINER])]
     tool = largest_tool_without_kprobes()
     if tool is not None:
-        cases.append((f"auger --dry-run {tool}", [*auger, "--dry-run", str(tool)]))
+        dry_runs.append((str(tool), [*auger, "--dry-run", str(tool)]))
+    for name, command in dry_runs:
+        cases.append((f"auger --dry-run {name}, object cache warm", command, {}))
+        cases.append((f"auger --dry-run {name}, cold (AUGER_NO_CACHE=1)", command, COLD))
     return cases
 
 
@@ -115,9 +130,14 @@ def report(rows: list[tuple[str, list[float], list[float], int, str]], runs: int
         f"wall time from process start to exit, median (and minimum) of {runs} runs, each",
         "a fresh process started by `subprocess.run`, the cases taking turns, after one",
         "warm-up run, so the caches a first run fills (Python bytecode, the pickled",
-        "parser, the BTF index) are warm, as after any first use. CPU is the process's",
-        "user + system time: it leaves out waits in the kernel (on a machine that is",
-        "tracing, reading a tracepoint's format file can wait for the event lock).",
+        "parser, the BTF index) are warm, as after any first use. A dry run compiles",
+        "the program to its BPF object: \"object cache warm\" finds the object the",
+        "warm-up run stored in auger's compiled-object cache (as for any program",
+        "checked or run before), so LLVM is not even loaded; \"cold\" runs with",
+        "AUGER_NO_CACHE=1, so LLVM compiles the program in every run (as for a",
+        "program auger has not seen). CPU is the process's user + system time: it",
+        "leaves out waits in the kernel (on a machine that is tracing, reading a",
+        "tracepoint's format file can wait for the event lock).",
         f"The one-liner is `{ONE_LINER}`.",
         "",
         "| what | median ms | min ms | CPU median ms | exit |",
@@ -150,8 +170,8 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     options = parser.parse_args()
     cases = benchmarks()
-    measured = time_commands([command for _, command in cases], options.runs)
-    rows = [(name, *result) for (name, _), result in zip(cases, measured)]
+    measured = time_commands([(command, added) for _, command, added in cases], options.runs)
+    rows = [(name, *result) for (name, _, _), result in zip(cases, measured)]
     section = report(rows, options.runs)
     print(section)
     if not options.no_write:

@@ -1,7 +1,5 @@
 """`python -m auger`: the same command as the `auger` console script."""
 
-import sys
+from auger.cli import run_command
 
-from auger.cli import main
-
-sys.exit(main())
+run_command()

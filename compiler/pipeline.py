@@ -30,6 +30,7 @@ class CompileOptions:
     unsafe: bool = False
     positional: tuple[str, ...] = ()
     has_child: bool = False  # `-c CMD` given: `cpid` is valid
+    filter_pid: bool = False  # `-p PID` given: probes check the pid
 
 
 @dataclass(frozen=True)
@@ -77,5 +78,5 @@ def compile_source(
 
     from .codegen import compile_program
 
-    return CompileResult(source, program, analysis, warnings, compile_program(analysis))
+    return CompileResult(source, program, analysis, warnings, compile_program(analysis, options.filter_pid))
 

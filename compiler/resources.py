@@ -12,8 +12,10 @@ A kstack/ustack is the 64-bit hash of its frames, which the stack map of its
 kind and frame limit holds, then (ustack) the pid that names its frames
 (codegen/stacks.py).
 Aggregations are per-CPU hashes whose values are aggregate_value_size long;
-a key-less map is a hash with the one 4-byte key 0 (so that it can be
-deleted or cleared). Every map holds max_map_keys entries.
+a key-less aggregation is a per-CPU array (one lookup the verifier inlines)
+whose value ends with a presence word (MapPlan.presence_word), and a key-less
+plain value a hash with the one 4-byte key 0: either can be deleted or
+cleared. Every map holds max_map_keys entries.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from auger.compiler.printf_format import FormatString, parse_format
 from auger.compiler.semantic import Analysis
 from auger.compiler.semantic.analysis import DEFAULT_STRING_LENGTH
 from auger.compiler.semantic.type_rules import as_integer
+from auger.compiler.update_cache import UpdateCachePlan, plan_update_cache
 from auger.compiler.types import (INT64, AggregateType, ArrayType, BoolType, BufferType, NamedTupleType,
                                   PointerType, SpecialType, StackType, StringType, TupleType, Type)
 
 DEFAULT_MAP_SIZE = 4096
-RING_BUFFER_BYTES = 1 << 18
+RING_BUFFER_BYTES = 1 << 22
 RING_BUFFER_SYMBOL = "auger_events"
 SCRATCH_SYMBOL = "auger_scratch"
 LOST_EVENTS_SYMBOL = "auger_lost"
@@ -42,6 +45,8 @@ EVENT_ID_SIZE = 8
 MAP_KEYS_ENVIRONMENT = ("AUGER_MAX_MAP_KEYS", "BPFTRACE_MAX_MAP_KEYS")
 ZERO_SYMBOL = "auger_zero"
 MAP_FULL_SYMBOL = "auger_map_full"
+PENDING_UPDATES_SYMBOL = "auger_pending"
+GENERATIONS_SYMBOL = "auger_generation"
 PERF_EVENT_MAX_STACK = "/proc/sys/kernel/perf_event_max_stack"
 DEFAULT_MAX_STACK = 127
 
@@ -130,6 +135,16 @@ class MapPlan:
         return "percpu" in self.map_type
 
     @property
+    def presence_word(self) -> int | None:
+        """The word of a key-less aggregation's per-CPU value that is 1 when
+        that CPU's value is set: an array entry always exists, so `delete`
+        and `clear` unset it instead (the value is then not printed, as
+        bpftrace). None for every other map."""
+        if self.map_type == "percpu_array" and isinstance(self.value, AggregateType):
+            return self.value_size // 8 - 1
+        return None
+
+    @property
     def kernel_name(self) -> str:
         """The name the kernel shows (15 characters of [A-Za-z0-9_])."""
         cleaned = "".join(ch if ch.isalnum() else "_" for ch in self.symbol)
@@ -176,6 +191,9 @@ class ResourcePlan:
     map_full: MapPlan  # per-CPU, per user map then per stack map: updates (captures) lost because the map was full
     strftime_formats: tuple[str, ...] = ()  # a strftime value holds its format's index here
     stack_maps: tuple[MapPlan, ...] = ()  # hash of the frames -> frames, one per stack kind and frame limit
+    update_cache: UpdateCachePlan | None = None  # the keyed aggregations updated through a cache (update_cache.py)
+    pending_updates: MapPlan | None = None  # per-CPU: the update cache's entries
+    generations: MapPlan | None = None  # each cached map's generation
 
     def map(self, name: str) -> MapPlan:
         """The plan of user map `name` (without the `@`)."""
@@ -190,8 +208,9 @@ class ResourcePlan:
         return (self.maps + self.stack_maps).index(plan)
 
     def all_maps(self) -> tuple[MapPlan, ...]:
+        cache = (self.pending_updates, self.generations) if self.update_cache is not None else ()
         return (self.maps + (self.ring_buffer, self.lost_events, self.scratch.map_plan, self.zero, self.map_full)
-                + self.stack_maps)
+                + self.stack_maps + cache)
 
 
 def plan_resources(analysis: Analysis) -> ResourcePlan:
@@ -217,8 +236,14 @@ def plan_resources(analysis: Analysis) -> ResourcePlan:
     map_full = MapPlan("", MAP_FULL_SYMBOL, "percpu_array", None, None, 4, 8, max(len(maps) + len(stack_maps), 1))
     strftime_formats = tuple(sorted({node.args[0].value for node in analysis.program.walk()
                                      if isinstance(node, ast.Call) and node.name == "strftime"}))
+    cache = plan_update_cache(analysis, maps)
+    pending = generations = None
+    if cache is not None:
+        pending = MapPlan("", PENDING_UPDATES_SYMBOL, "percpu_array", None, None, 4, cache.entries_size,
+                          len(cache.cached) * cache.programs)
+        generations = MapPlan("", GENERATIONS_SYMBOL, "array", None, None, 4, 8, len(cache.cached))
     return ResourcePlan(maps, ring_buffer, tuple(events), event_of_call, ScratchArea(), lost_events, zero, map_full,
-                        strftime_formats, stack_maps)
+                        strftime_formats, stack_maps, cache, pending, generations)
 
 
 def stack_map_symbol(stack: StackType) -> str:
@@ -283,6 +308,8 @@ def _plan_map(info, map_size: int, span: Span | None) -> MapPlan:
     value = info.value
     if isinstance(value, AggregateType):
         value_size = aggregate_value_size(value)
+        if info.key is None:
+            value_size += 8  # the presence word
         if value_size > SCRATCH_LIMIT:
             raise CompileError([error(f"{value.kind}() in map {name} has too many buckets "
                                       f"({bucket_count(value)}; at most {SCRATCH_LIMIT // 8})", span)])
@@ -297,6 +324,8 @@ def _plan_map(info, map_size: int, span: Span | None) -> MapPlan:
     symbol = "map_" + (info.name or "anonymous")
     lru = "lru_" if info.kind in ("lruhash", "percpulruhash") else ""  # full: the oldest entry goes
     map_type = lru + ("percpu_hash" if per_cpu else "hash")
+    if info.key is None and per_cpu:
+        return MapPlan(name, symbol, "percpu_array", None, value, 4, value_size, 1)
     if info.key is None:
         # A hash with the one key 0, not an array: delete and clear must
         # remove the value so that it is not printed (as bpftrace).

@@ -3,7 +3,7 @@ any type from their codegen/values.py layout into the output's value model:
 printf/print/time/cat/system/join output goes to the output (text or JSON),
 an exit record asks the session to stop, whole-map actions go to the session.
 
-    EventDecoder(events, write, other, context, json, errors)   the ring buffer callback
+    EventDecoder(events, write, other, context, json, errors)   the ring buffer's consumer
     decode_value(type_, raw, context) -> format.values.Value     (map_reader uses it too)
     lost_events(map_) -> int                                     records the full ring buffer dropped
 """
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from itertools import chain
 from typing import Callable
 
 from auger.compiler.printf_format import Specifier, format_value
@@ -31,6 +32,7 @@ from .format import json as json_format
 from .format import values
 from .format.percpu import combine_sum, wrap64
 from .format.text import format_value as text_of, print_value
+from .ring_buffer import HEADER_SIZE, Run, record_bytes
 from .symbols import kernel_symbol, stack_value, user_symbol
 
 _WORD = struct.Struct("<Q")
@@ -40,9 +42,10 @@ _JSON_KINDS = {SYSTEM: "syscall"}
 
 
 class EventDecoder:
-    """The ring buffer callback. `write` takes the output: text, or with
-    `json` one JSON object per line; `exit_code` is set once an exit()
-    record arrived. Records of other kinds (the whole-map actions) go to
+    """The ring buffer's consumer (`consume`, a batch at a time; `handle`,
+    one record). `write` takes the output: text, or with `json` one JSON
+    object per line; `exit_code` is set once an exit() record arrived.
+    Records of other kinds (the whole-map actions) go to
     `other(event, record)` (map_actions.MapActions.handle).
     `context` is what decoding needs beyond the bytes (ValueContext)."""
 
@@ -57,8 +60,54 @@ class EventDecoder:
         self.context = context or ValueContext()
         self.json = json
         self.exit_code: int | None = None
+        # Once exit() arrived, what other probes sent after it is not shown
+        # (as bpftrace); END's output is, after end_probes_run().
+        self._after_exit = False
+        # Per event id: how a printf record becomes its output, None for other kinds.
+        self._printf = tuple(_Printf(event, self.context, json) if event.kind == PRINTF else None
+                             for event in events)
 
-    def __call__(self, record: bytes) -> None:
+    def consume(self, data: memoryview, runs: list[Run]) -> None:
+        """A batch of records (ring_buffer.Consumer): printf's output goes
+        out in one write per batch; any other record first writes what
+        came before it, so that the order of all output stays the records'.
+        A run of one printf's records is formatted as a whole (_Printf.run)."""
+        printf = self._printf
+        pending: list[str] = []
+        try:
+            for offset, count, stride in runs:
+                if self._after_exit:
+                    return
+                if count > 1:
+                    output = printf[_WORD.unpack_from(data, offset)[0]]
+                    if output is not None and output.stride == stride:
+                        records = data[offset - HEADER_SIZE:offset - HEADER_SIZE + count * stride]
+                        if _one_event(records, stride):
+                            pending.append(output.run(records))
+                            continue
+                for at in range(offset, offset + count * stride, stride):
+                    output = printf[_WORD.unpack_from(data, at)[0]]
+                    if output is not None:
+                        pending.append(output.record(data, at))
+                        continue
+                    if pending:
+                        self.write("".join(pending))
+                        pending.clear()
+                    self.handle(record_bytes(data, at))
+                    if self._after_exit:
+                        return
+        finally:
+            if pending:
+                self.write("".join(pending))
+
+    def end_probes_run(self) -> None:
+        """END runs now: show its output (after an exit() too)."""
+        self._after_exit = False
+
+    def handle(self, record: bytes) -> None:
+        """One record."""
+        if self._after_exit:
+            return
         (event_id,) = _WORD.unpack_from(record)
         event = self.events[event_id]
         if event.kind not in _DECODED:
@@ -70,6 +119,7 @@ class EventDecoder:
         if event.kind == EXIT:
             if self.exit_code is None:
                 self.exit_code = fields[0].value
+            self._after_exit = True
         elif event.kind == PRINT:
             self.write(json_format.value_record(fields[0]) if self.json else print_value(fields[0]))
         elif event.kind == JOIN:
@@ -103,6 +153,151 @@ class EventDecoder:
 
     def decode(self, type_: Type, raw: bytes) -> values.Value:
         return decode_value(type_, raw, self.context)
+
+
+def _one_event(records: memoryview, stride: int) -> bool:
+    """Every record of a run (headers included, one each `stride` bytes)
+    has the first one's event id."""
+    ids = records.cast("Q")[HEADER_SIZE // 8::stride // 8].tolist()
+    return ids.count(ids[0]) == len(ids)
+
+
+class _Printf:
+    """A printf event's output from its records, made once per event: one
+    struct unpacks all its fields, one %-format lays out the text. Integer
+    and string arguments are formatted by Python's `%`, which gives
+    printf_format.format_value's text for every specifier used that way
+    (tests/runtime/test_events.py checks); other arguments go through
+    format_value. `stride` is the distance between two of its records in
+    the ring buffer."""
+
+    def __init__(self, event: EventPlan, context: ValueContext, json: bool):
+        codes, template, self.conversions = ["<"], [], []
+        position = 0
+        remaining = iter(event.fields)
+        for piece in event.format.pieces:
+            if isinstance(piece, str):
+                template.append(piece.replace("%", "%%"))
+                continue
+            field = next(remaining)
+            code, python, convert = _argument_format(piece, field.type, context)
+            codes.append(f"{field.offset - position}x{code}")
+            position = field.offset + slot_size(field.type)
+            template.append(python)
+            if convert is not None:
+                self.conversions.append((len(codes) - 2, convert))
+        self.text = "".join(template)
+        self.json = json
+        self.stride = (event.size + HEADER_SIZE + 7) // 8 * 8
+        self.unpack = struct.Struct("".join(codes)).unpack_from
+        # A run's records one after another: the header, the fields, the padding.
+        self.rows = struct.Struct(f"<{HEADER_SIZE}x" + "".join(codes[1:]) + f"{self.stride - HEADER_SIZE - position}x")
+
+    def record(self, data, offset: int) -> str:
+        arguments = self.unpack(data, offset)
+        if self.conversions:
+            arguments = list(arguments)
+            for index, convert in self.conversions:
+                arguments[index] = convert(arguments[index])
+            arguments = tuple(arguments)
+        text = self.text % arguments
+        return json_format.text_record(PRINTF, text) if self.json else text
+
+    def run(self, records: memoryview) -> str:
+        """The output of a run of records (headers included, one every
+        `stride` bytes), its arguments converted column by column and
+        formatted by one `%`."""
+        if self.json:
+            return "".join(self.record(records, offset) for offset in range(HEADER_SIZE, len(records), self.stride))
+        rows = self.rows.iter_unpack(records)
+        if not self.conversions:
+            arguments = tuple(chain.from_iterable(rows))
+        else:
+            columns = list(zip(*rows))
+            for index, convert in self.conversions:
+                columns[index] = convert.column(columns[index])
+            arguments = tuple(chain.from_iterable(zip(*columns)))
+        return (self.text * (len(records) // self.stride)) % arguments
+
+
+# Integer arguments Python's `%` formats as format_value does: everything
+# but a precision (C's minimum digit count) and `%#o` (C's single 0 prefix).
+_PYTHON_INTEGERS = {"d": "d", "i": "d", "u": "d", "x": "x", "X": "X", "o": "o"}
+_STRUCT_INTEGERS = {8: "b", 16: "h", 32: "i", 64: "q"}
+
+
+def _argument_format(specifier: Specifier, type_: Type, context: ValueContext) -> tuple[str, str, object]:
+    """How one printf argument is read and formatted: its struct code, its
+    %-format, and what turns the unpacked value into what that takes (None:
+    nothing; else a _Text or _Formatted). An integer is read at the width
+    C's conversion cuts it to (_printf_argument), with the sign the
+    conversion gives it."""
+    conversion, flags = specifier.conversion, specifier.flags
+    width = "" if specifier.width is None else str(specifier.width)
+    slot = slot_size(type_)
+    if (type(type_) is IntType and type_.size <= 8 and conversion in _PYTHON_INTEGERS and specifier.precision is None
+            and not (conversion == "o" and "#" in flags)):
+        bits = _LENGTH_BITS.get(specifier.length)
+        if bits is None:
+            bits = 32 if not specifier.length and type_.size <= 4 else 64
+        signed = conversion in "di" and (bits < 64 or type_.signed)
+        code = _STRUCT_INTEGERS[bits] if signed else _STRUCT_INTEGERS[bits].upper()
+        return f"{code}{slot - bits // 8}x", f"%{flags}{width}{_PYTHON_INTEGERS[conversion]}", None
+    if type(type_) is StringType and conversion == "s":
+        precision = "" if specifier.precision is None else f".{specifier.precision}"
+        return f"{type_.length}s{slot - type_.length}x", f"%{flags}{width}{precision}s", _Text(context.truncated_trailer)
+    return f"{slot}s", "%s", _Formatted(specifier, type_, context)
+
+
+class _Text:
+    """A string argument's text from all its bytes, as decode_value reads
+    it, remembered: the same few strings (comm, literals) come again and
+    again. At most LIMIT are kept."""
+
+    LIMIT = 4096
+
+    def __init__(self, trailer: str):
+        self.trailer = trailer
+        self.known: dict[bytes, str] = {}
+
+    def text(self, raw: bytes) -> str:
+        end = raw.find(0)
+        if end < 0:
+            return raw.decode("utf-8", "replace") + self.trailer
+        return raw[:end].decode("utf-8", "replace")
+
+    def __call__(self, raw: bytes) -> str:
+        found = self.known.get(raw)
+        if found is None:
+            if len(self.known) >= self.LIMIT:
+                self.known.clear()
+            found = self.known[raw] = self.text(raw)
+        return found
+
+    def column(self, raws: tuple[bytes, ...]) -> list[str]:
+        known = self.known
+        missing = set(raws).difference(known)
+        if missing:
+            if len(known) + len(missing) > self.LIMIT:
+                known.clear()
+                missing = set(raws)
+            for raw in missing:
+                known[raw] = self.text(raw)
+        return list(map(known.__getitem__, raws))
+
+
+class _Formatted:
+    """Any other argument: decoded, then formatted by format_value."""
+
+    def __init__(self, specifier: Specifier, type_: Type, context: ValueContext):
+        self.specifier, self.type, self.context = specifier, type_, context
+
+    def __call__(self, raw: bytes) -> str:
+        value = decode_value(self.type, raw, self.context)
+        return format_value(self.specifier, _printf_argument(self.specifier, value, self.type))
+
+    def column(self, raws: tuple[bytes, ...]) -> list[str]:
+        return list(map(self, raws))
 
 
 def format_arguments(event: EventPlan, arguments: list[values.Value]) -> str:

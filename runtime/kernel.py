@@ -1,7 +1,8 @@
 """The Python object layer over the kernel bindings: owned kernel objects
 (maps, programs, attachments, ring buffers) and `Kernel`, which creates
 them and closes them all on `close()`. Every call into the kernel goes
-through runtime/libbcc.py; see docs/kernel-bindings.md.
+through runtime/libbcc.py, except the reading of ring buffers, whose pages
+runtime/ring_buffer.py maps; see docs/kernel-bindings.md.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from .libbcc import (
     PERF_SAMPLE_RAW,
     PerfEventAttr,
     PerfType,
-    RING_BUFFER_SAMPLE_FN,
     TestRunAttr,
     UpdateFlag,
     bpf_syscall,
@@ -47,6 +47,7 @@ from .libbcc import (
     perf_event_open,
     quiet_call,
 )
+from .ring_buffer import Consumer, RingBuffer, each_record
 
 # --- system facts -------------------------------------------------------------
 
@@ -297,74 +298,6 @@ class StatsSwitch(KernelObject):
     """While open, the kernel counts run_time_ns/run_cnt for every program."""
 
 
-class RingBuffer:
-    """Reads BPF ring buffer maps through bcc (libbpf's ring_buffer). Each
-    callback gets one record as bytes. An exception raised by a callback
-    stops the poll and is re-raised from poll()/drain()."""
-
-    def __init__(self, map: Map, callback: Callable[[bytes], None]):
-        self._callbacks: list = []  # ctypes trampolines must outlive the ring buffer
-        self._error: BaseException | None = None
-        trampoline = self._trampoline(callback)
-        handle, error = call("bpf_new_ringbuf", map.fd, trampoline, None)
-        if not handle:
-            raise failure(f"opening ring buffer {map.name}", error)
-        self._handle: int | None = handle
-
-    def _trampoline(self, callback: Callable[[bytes], None]):
-        def sample(_context, data, size):
-            try:
-                callback(ctypes.string_at(data, size))
-                return 0
-            except BaseException as error:  # noqa: BLE001 - carried across the C frames
-                self._error = error
-                return -1
-
-        trampoline = RING_BUFFER_SAMPLE_FN(sample)
-        self._callbacks.append(trampoline)
-        return trampoline
-
-    def add(self, map: Map, callback: Callable[[bytes], None]) -> None:
-        result, error = call("bpf_add_ringbuf", self._live(), map.fd, self._trampoline(callback), None)
-        if result < 0:
-            raise failure(f"adding ring buffer {map.name}", error)
-
-    def poll(self, timeout_ms: int) -> int:
-        """Wait up to `timeout_ms` (-1: forever) for records; returns how many were handled."""
-        return self._finish(*call("bpf_poll_ringbuf", self._live(), timeout_ms))
-
-    def drain(self) -> int:
-        """Handle every record already there, without waiting."""
-        return self._finish(*call("bpf_consume_ringbuf", self._live()))
-
-    def _finish(self, result: int, error: int) -> int:
-        if self._error is not None:
-            raised, self._error = self._error, None
-            raise raised
-        if result < 0:
-            if error == errnos.EINTR:
-                return 0  # a signal: let Python run its handler
-            raise failure("reading ring buffer", error or -result)
-        return result
-
-    def _live(self) -> int:
-        if self._handle is None:
-            raise BpfError("ring buffer is closed", errnos.EBADF)
-        return self._handle
-
-    def close(self) -> None:
-        if self._handle is not None:
-            call("bpf_free_ringbuf", self._handle)
-            self._handle = None
-            self._callbacks.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
 def _close_perf_event(fd: int) -> None:
     # Disables the event before closing, so the program stops at once.
     quiet_call("bpf_close_perf_event_fd", fd)
@@ -568,8 +501,12 @@ class Kernel:
     # --- events and statistics ---
 
     def open_ring_buffer(self, map: Map, callback: Callable[[bytes], None]) -> RingBuffer:
-        """More ring buffer maps can join with RingBuffer.add()."""
-        return self._own(RingBuffer(map, callback))
+        """A reader that calls `callback` with each record's bytes."""
+        return self.open_ring_buffer_batches(map, each_record(callback))
+
+    def open_ring_buffer_batches(self, map: Map, consume: Consumer) -> RingBuffer:
+        """A reader that hands `consume` every batch of records (ring_buffer.py)."""
+        return self._own(RingBuffer(map, consume))
 
     def enable_stats(self) -> StatsSwitch:
         """Count run_time_ns/run_cnt for all programs while the switch is open

@@ -25,9 +25,6 @@ c_int, c_uint, c_u32, c_u64 = ctypes.c_int, ctypes.c_uint, ctypes.c_uint32, ctyp
 c_void_p, c_char_p, c_size_t = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t
 c_u32_p = ctypes.POINTER(c_u32)
 
-# typedef int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size);
-RING_BUFFER_SAMPLE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
-
 # Exactly the functions we use, typed as in bcc v0.26 src/cc/libbpf.h:
 # name -> (return type, argument types), the C parameter names alongside.
 _PROTOTYPES = {
@@ -49,11 +46,6 @@ _PROTOTYPES = {
     "bpf_attach_kprobe": (c_int, [c_int, c_int, c_char_p, c_char_p, c_u64, c_int]),  # progfd, attach_type, ev_name, fn_name, fn_offset, maxactive
     "bpf_detach_kprobe": (c_int, [c_char_p]),  # ev_name
     "bpf_close_perf_event_fd": (c_int, [c_int]),  # fd
-    "bpf_new_ringbuf": (c_void_p, [c_int, RING_BUFFER_SAMPLE_FN, c_void_p]),  # map_fd, sample_cb, ctx -> struct ring_buffer *
-    "bpf_add_ringbuf": (c_int, [c_void_p, c_int, RING_BUFFER_SAMPLE_FN, c_void_p]),  # rb, map_fd, sample_cb, ctx
-    "bpf_poll_ringbuf": (c_int, [c_void_p, c_int]),  # rb, timeout_ms
-    "bpf_consume_ringbuf": (c_int, [c_void_p]),  # rb
-    "bpf_free_ringbuf": (None, [c_void_p]),  # rb
 }  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from .events import ValueContext, decode_value
 from .format import values
 from .format.percpu import combine_avg, combine_buckets, combine_max, combine_min, combine_stats, combine_sum
 from .kernel import Map
+from .pending_updates import PendingUpdates
 
 _WORD = struct.Struct("<Q")
 
@@ -42,11 +43,18 @@ class StackTraces:
         return words[:words.index(0)] if 0 in words else words
 
 
-def read_map(map_: Map, plan: MapPlan, context: ValueContext = ValueContext()) -> values.Map:
+def read_map(map_: Map, plan: MapPlan, context: ValueContext = ValueContext(),
+             pending: PendingUpdates | None = None) -> values.Map:
     """Every entry of the map; an empty map has no entries (also a key-less one).
-    `context` names `probe` values and formats strftime values."""
+    `context` names `probe` values and formats strftime values; `pending`
+    adds the values a cached map's updates left in the update cache."""
+    items = pending.entries(plan, map_) if pending is not None and pending.cached(plan) else map_.items()
     entries = []
-    for key, value in map_.items():
+    for key, value in items:
+        if plan.presence_word is not None:
+            value = set_slots(plan, value)
+            if not value:
+                break
         decoded = _decode_value(plan, value, context)
         if plan.key is None:
             return values.Map.scalar(plan.name, decoded)
@@ -54,14 +62,25 @@ def read_map(map_: Map, plan: MapPlan, context: ValueContext = ValueContext()) -
     return values.Map(plan.name, tuple(entries))
 
 
-def map_full_warnings(map_full: Map, plan: ResourcePlan) -> str:
+def set_slots(plan: MapPlan, slots: list[bytes]) -> list[bytes]:
+    """The values (without the presence word) of a key-less aggregation on
+    the CPUs where it is set: the others were never set or were deleted
+    since (MapPlan.presence_word)."""
+    presence = 8 * plan.presence_word
+    return [slot[:presence] for slot in slots if _WORD.unpack_from(slot, presence)[0]]
+
+
+def map_full_warnings(map_full: Map, plan: ResourcePlan, lost_pending: dict[str, int] | None = None) -> str:
     """One warning per map that lost updates because it was full (bpftrace's
     wording, said once at exit instead of once per failing update), and per
-    stack map that lost captures."""
+    stack map that lost captures. `lost_pending`: by map name, the update
+    cache's pending values the full map refused at the end (each counts
+    as one update, as a failed merge does in BPF)."""
     text = []
     for index, map_plan in enumerate(plan.maps + plan.stack_maps):
         slots = map_full.lookup(struct.pack("<I", index))
         lost = sum(_words(slot)[0] for slot in slots) if slots is not None else 0
+        lost += (lost_pending or {}).get(map_plan.name, 0)
         if lost:
             warning = STACKS_LOST_WARNING if map_plan in plan.stack_maps else MAP_FULL_WARNING
             text.append(warning.format(name=map_plan.name, count=lost))

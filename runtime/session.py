@@ -39,6 +39,7 @@ from .libbcc import BpfError
 from .loader import LoadError, load
 from .map_actions import MapActions
 from .map_reader import StackTraces, map_full_warnings, read_map
+from .pending_updates import PendingUpdates
 
 POLL_TIMEOUT_MS = 100
 _CHILD_GRACE_SECONDS = 1.0
@@ -96,6 +97,8 @@ class _Session:
 
     def run(self, kernel: Kernel, stop: "_StopSignals", detach: Detacher) -> int:
         options, plan = self.options, self.compiled.resources
+        if options.pid is not None and not self.compiled.filter_pid:
+            raise ValueError("-p needs a program compiled with filter_pid")
         if options.pid is not None and not _process_alive(options.pid):
             raise SessionError(f"ERROR: process {options.pid} does not exist (-p)")
         loaded = load(kernel, self.compiled, full_log=options.verbose)
@@ -118,9 +121,13 @@ class _Session:
         format_map = json_format.map_record if self.json else text_format.format_map
         context = ValueContext(plan.strftime_formats, ProbeNames(self.compiled).name, StackTraces(loaded.maps, plan),
                                truncated_trailer=self.trailer)
-        actions = MapActions(loaded.maps, plan, self.output.write, format_map=format_map, context=context)
+        pending = PendingUpdates(loaded.maps, plan)
+        actions = MapActions(loaded.maps, plan, self.output.write, format_map=format_map, context=context,
+                             pending=pending)
         decoder = EventDecoder(plan.events, self.output.write, other=actions.handle, context=context, json=self.json)
-        ring_buffer = kernel.open_ring_buffer(loaded.maps[plan.ring_buffer.symbol], decoder)
+        ring_buffer = kernel.open_ring_buffer_batches(loaded.maps[plan.ring_buffer.symbol], decoder.consume)
+        if stop.wakeup_fd is not None:
+            ring_buffer.wake_on(stop.wakeup_fd)
         for program in loaded.probes_of_kind("BEGIN"):
             program.test_run()
             ring_buffer.drain()
@@ -138,12 +145,14 @@ class _Session:
         # The probes stop here, as bpftrace's are detached before END.
         runtime.update(_slot(RUNTIME_STOPPED), _WORD.pack(1))
         ring_buffer.drain()
+        decoder.end_probes_run()
         for program in loaded.probes_of_kind("END"):
             program.test_run()
         ring_buffer.drain()
         self._report_lost(lost_events(loaded.maps[plan.lost_events.symbol]))
-        self.errors.write(map_full_warnings(loaded.maps[plan.map_full.symbol], plan))
-        maps = [read_map(loaded.maps[map_plan.symbol], map_plan, context) for map_plan in plan.maps]
+        pending.programs_stopped()
+        maps = [read_map(loaded.maps[map_plan.symbol], map_plan, context, pending) for map_plan in plan.maps]
+        self.errors.write(map_full_warnings(loaded.maps[plan.map_full.symbol], plan, pending.lost))
         self.output.write(json_format.maps_at_exit(maps) if self.json else text_format.format_maps_at_exit(maps))
         self.output.flush()
         return decoder.exit_code or 0
@@ -190,6 +199,9 @@ class _StopSignals:
     def __init__(self) -> None:
         self.requested = False
         self._previous: dict[int, object] = {}
+        self.wakeup_fd: int | None = None  # readable once a signal arrived (RingBuffer.wake_on)
+        self._pipe: tuple[int, int] | None = None
+        self._previous_wakeup = -1
 
     def _handle(self, _signal, _frame) -> None:
         self.requested = True
@@ -198,11 +210,18 @@ class _StopSignals:
         if threading.current_thread() is threading.main_thread():
             for number in self.SIGNALS:
                 self._previous[number] = signal.signal(number, self._handle)
+            self._pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self.wakeup_fd = self._pipe[0]
+            self._previous_wakeup = signal.set_wakeup_fd(self._pipe[1], warn_on_full_buffer=False)
         return self
 
     def __exit__(self, *exc_info) -> None:
         for number, handler in self._previous.items():
             signal.signal(number, handler)
+        if self._pipe is not None:
+            signal.set_wakeup_fd(self._previous_wakeup)
+            for fd in self._pipe:
+                os.close(fd)
 
 
 class _Child:

@@ -5,8 +5,10 @@ attaching probes); it is skipped with a one-line reason otherwise.
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "root: needs root; skipped when not run as root")
+    # Compiled objects go to a cache of the test run's own (compiler/object_cache.py),
+    # so that no test depends on what earlier runs left in the user's.
+    config._auger_cache = tempfile.mkdtemp(prefix="auger-test-objects-")
+    os.environ["AUGER_CACHE_DIR"] = config._auger_cache
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_auger_cache", ""), ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

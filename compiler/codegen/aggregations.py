@@ -21,7 +21,7 @@ from auger.compiler import ast
 from auger.compiler.resources import bucket_count
 from auger.compiler.types import AggregateType
 
-from . import maps
+from . import maps, update_cache
 from .expressions import ExpressionLowering, constant
 from .function import ProbeFunction
 from .helpers import I64
@@ -50,7 +50,10 @@ def aggregate(lowering: ExpressionLowering, target: ast.MapRef, call: ast.Call) 
     else:
         update = _count_bucket(fn, lhist_index(fn.builder, amount, *value_type.parameters, value_type.signed),
                                value_type)
-    maps.update_slot(fn, plan, keys, update)
+    if update_cache.is_cached(fn, plan):
+        update_cache.cached_update(fn, plan, keys, update, lambda pending: _merge(fn, pending, value_type))
+    else:
+        maps.update_slot(fn, plan, keys, update)
 
 
 def _add_words(fn: ProbeFunction, amounts: tuple[ir.Value, ...]) -> Update:
@@ -58,6 +61,23 @@ def _add_words(fn: ProbeFunction, amounts: tuple[ir.Value, ...]) -> Update:
         for index, amount in enumerate(amounts):
             slot = maps.word(fn, value, index)
             fn.builder.store(fn.builder.add(fn.builder.load(slot), amount), slot)
+    return update
+
+
+def _merge(fn: ProbeFunction, source: ir.Value, value_type: AggregateType) -> Update:
+    """The update that merges the value at `source` (an i8*, same layout)
+    into the value updated: what userspace does to combine two CPUs."""
+    builder = fn.builder
+    if value_type.kind in ("count", "sum"):
+        return _add_words(fn, (builder.load(maps.word(fn, source, 0)),))
+    if value_type.kind in ("avg", "stats"):
+        return _add_words(fn, (builder.load(maps.word(fn, source, 0)), builder.load(maps.word(fn, source, 1))))
+    extreme = _extreme(fn, builder.load(maps.word(fn, source, 0)), value_type.kind, value_type.signed)
+    is_set = builder.icmp_unsigned("!=", builder.load(maps.word(fn, source, 1)), constant(0))
+
+    def update(value: ir.Value) -> None:
+        with builder.if_then(is_set):
+            extreme(value)
     return update
 
 

@@ -49,8 +49,9 @@ class AttachGroup:
 
 class ProbeFunction:
     def __init__(self, function: ir.Function, analysis: Analysis, plan: ResourcePlan,
-                 map_symbols: dict[str, ir.GlobalVariable], group: AttachGroup):  # fmt: skip
+                 map_symbols: dict[str, ir.GlobalVariable], group: AttachGroup, index: int):  # fmt: skip
         self.function = function
+        self.index = index  # the program's, in the object (its loop callbacks share it)
         self.analysis = analysis
         self.plan = plan
         self.map_symbols = map_symbols

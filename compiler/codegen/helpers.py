@@ -34,6 +34,7 @@ KTIME_GET_BOOT_NS = 125
 RINGBUF_OUTPUT = 130
 RINGBUF_RESERVE = 131
 RINGBUF_SUBMIT = 132
+GET_CURRENT_TASK_BTF = 158
 GET_FUNC_IP = 173
 GET_ATTACH_COOKIE = 174
 KTIME_GET_TAI_NS = 208
@@ -63,6 +64,7 @@ _SIGNATURES: dict[int, tuple[ir.Type, tuple[ir.Type, ...]]] = {
     RINGBUF_OUTPUT: (I64, (BYTE_POINTER, BYTE_POINTER, I64, I64)),  # (ring, data, size, flags)
     RINGBUF_RESERVE: (BYTE_POINTER, (BYTE_POINTER, I64, I64)),
     RINGBUF_SUBMIT: (ir.VoidType(), (BYTE_POINTER, I64)),
+    GET_CURRENT_TASK_BTF: (I64, ()),  # a task_struct pointer the verifier knows (direct loads)
     GET_FUNC_IP: (I64, (BYTE_POINTER,)),  # (context)
     GET_ATTACH_COOKIE: (I64, (BYTE_POINTER,)),  # (context)
     KTIME_GET_TAI_NS: (I64, ()),

@@ -180,7 +180,7 @@ class LoopLowering:
                   context_argument: int) -> ir.Function:  # fmt: skip
         fn = self.fn
         function = _new_callback(fn)
-        callback = ProbeFunction(function, fn.analysis, fn.plan, fn.map_symbols, fn.group)
+        callback = ProbeFunction(function, fn.analysis, fn.plan, fn.map_symbols, fn.group, fn.index)
         # Wide values the probe holds stay where they are in the scratch value.
         scratch_space(callback).next_free = scratch_space(fn).next_free
         lowering = type(self)(callback, self.variable_types)

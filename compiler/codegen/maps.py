@@ -2,8 +2,10 @@
 (or create) an aggregation's per-CPU value to update in place.
 
 Keys and plain values are laid out as values.py lays them out (integers in
-8-byte slots). A key-less map is a one-entry hash whose key is the 32-bit 0
-(a hash, so that delete and clear can remove the value). An update that
+8-byte slots). A key-less map's key is the 32-bit 0: a key-less plain value
+is a one-entry hash (so that delete and clear can remove it), a key-less
+aggregation a per-CPU array whose presence word says which CPUs' values are
+set (resources.MapPlan.presence_word). An update that
 fails because the map is full adds one to the map's slot of the per-CPU
 `map_full` counter, which the session reports.
 """
@@ -88,8 +90,13 @@ def store_value(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value], value: i
 
 
 def delete(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value]) -> None:
-    """Remove the entry; an absent key is not an error (as bpftrace)."""
-    call_helper(fn.builder, MAP_DELETE_ELEM, fn.map_pointer(plan), key_pointer(fn, plan, keys))
+    """Remove the entry; an absent key is not an error (as bpftrace). A
+    per-CPU array's entry cannot go: every CPU's value is unset instead."""
+    key = key_pointer(fn, plan, keys)
+    if plan.presence_word is None:
+        call_helper(fn.builder, MAP_DELETE_ELEM, fn.map_pointer(plan), key)
+        return
+    _for_each_cpu(fn, plan, key, lambda value: fn.builder.store(ir.Constant(I64, 0), word(fn, value, plan.presence_word)))
 
 
 def call_unlisted_helper(fn: ProbeFunction, helper: int, result: ir.Type, *arguments: ir.Value) -> ir.Value:
@@ -106,33 +113,22 @@ def read_combined(fn: ProbeFunction, plan: MapPlan, key: ir.Value) -> ir.Value:
     first, second, seen = (fn.shared_slot(I64, name) for name in ("first", "second", "seen"))
     for slot in (first, second, seen):
         builder.store(ir.Constant(I64, 0), slot)
-    cpu = fn.shared_slot(I32, "cpu")
-    builder.store(ir.Constant(I32, 0), cpu)
-    test, body, add, step, done = (fn.block(f"cpus_{part}") for part in ("test", "body", "add", "step", "done"))
-    builder.branch(test)
-    builder.position_at_end(test)
-    builder.cbranch(builder.icmp_unsigned("<", builder.load(cpu), ir.Constant(I32, _cpu_count())), body, done)
-    builder.position_at_end(body)
-    value = call_unlisted_helper(fn, _MAP_LOOKUP_PERCPU_ELEM, BYTE_POINTER, fn.map_pointer(plan), key, builder.load(cpu))
-    builder.cbranch(is_null(fn, value), step, add)
-    builder.position_at_end(add)
-    words = [builder.load(word(fn, value, 0)), builder.load(word(fn, value, 1)) if kind != "count" else None]
-    if kind in ("min", "max"):
-        compare = builder.icmp_signed if signed else builder.icmp_unsigned
-        wins = compare("<" if kind == "min" else ">", words[0], builder.load(first))
-        unseen = builder.icmp_unsigned("==", builder.load(seen), ir.Constant(I64, 0))
-        take = builder.and_(builder.icmp_unsigned("!=", words[1], ir.Constant(I64, 0)), builder.or_(unseen, wins))
-        builder.store(builder.select(take, words[0], builder.load(first)), first)
-        builder.store(builder.or_(builder.load(seen), builder.zext(take, I64)), seen)
-    else:
-        builder.store(builder.add(builder.load(first), words[0]), first)
-        if kind == "avg":
-            builder.store(builder.add(builder.load(second), words[1]), second)
-    builder.branch(step)
-    builder.position_at_end(step)
-    builder.store(builder.add(builder.load(cpu), ir.Constant(I32, 1)), cpu)
-    builder.branch(test)
-    builder.position_at_end(done)
+
+    def add(value: ir.Value) -> None:
+        words = [builder.load(word(fn, value, 0)), builder.load(word(fn, value, 1)) if kind != "count" else None]
+        if kind in ("min", "max"):
+            compare = builder.icmp_signed if signed else builder.icmp_unsigned
+            wins = compare("<" if kind == "min" else ">", words[0], builder.load(first))
+            unseen = builder.icmp_unsigned("==", builder.load(seen), ir.Constant(I64, 0))
+            take = builder.and_(builder.icmp_unsigned("!=", words[1], ir.Constant(I64, 0)), builder.or_(unseen, wins))
+            builder.store(builder.select(take, words[0], builder.load(first)), first)
+            builder.store(builder.or_(builder.load(seen), builder.zext(take, I64)), seen)
+        else:
+            builder.store(builder.add(builder.load(first), words[0]), first)
+            if kind == "avg":
+                builder.store(builder.add(builder.load(second), words[1]), second)
+
+    _for_each_cpu(fn, plan, key, add)
     if kind != "avg":
         return builder.load(first)
     count, total = builder.load(first), builder.load(second)
@@ -141,6 +137,33 @@ def read_combined(fn: ProbeFunction, plan: MapPlan, key: ir.Value) -> ir.Value:
     # udiv by zero gives 0 in BPF, which is the average of nothing.
     quotient = builder.udiv(magnitude, count)
     return builder.select(negative, builder.neg(quotient), quotient)
+
+
+def _for_each_cpu(fn: ProbeFunction, plan: MapPlan, key: ir.Value, body: Callable[[ir.Value], None]) -> None:
+    """Emit a loop calling `body(value)` on each CPU's value of the entry
+    (an i8*) that is set (see MapPlan.presence_word)."""
+    builder = fn.builder
+    cpu = fn.shared_slot(I32, "cpu")
+    builder.store(ir.Constant(I32, 0), cpu)
+    test, found, apply, step, done = (fn.block(f"cpus_{part}") for part in ("test", "found", "apply", "step", "done"))
+    builder.branch(test)
+    builder.position_at_end(test)
+    builder.cbranch(builder.icmp_unsigned("<", builder.load(cpu), ir.Constant(I32, _cpu_count())), found, done)
+    builder.position_at_end(found)
+    value = call_unlisted_helper(fn, _MAP_LOOKUP_PERCPU_ELEM, BYTE_POINTER, fn.map_pointer(plan), key, builder.load(cpu))
+    builder.cbranch(is_null(fn, value), step, apply)
+    builder.position_at_end(apply)
+    if plan.presence_word is not None:
+        unset = builder.icmp_unsigned("==", builder.load(word(fn, value, plan.presence_word)), ir.Constant(I64, 0))
+        use = fn.block("cpus_use")
+        builder.cbranch(unset, step, use)
+        builder.position_at_end(use)
+    body(value)
+    builder.branch(step)
+    builder.position_at_end(step)
+    builder.store(builder.add(builder.load(cpu), ir.Constant(I32, 1)), cpu)
+    builder.branch(test)
+    builder.position_at_end(done)
 
 
 def _cpu_count() -> int:
@@ -152,11 +175,20 @@ def _cpu_count() -> int:
 
 def update_slot(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value], update: Callable[[ir.Value], None]) -> None:
     """Call `update(value)` to emit code that changes this CPU's value of
-    the entry in place (`value` is an i8*). A missing entry is created all
-    zero first; BPF_NOEXIST makes a racing creation on another CPU harmless
-    (EEXIST: look it up again). The map being per-CPU, no atomics are needed."""
-    builder = fn.builder
+    the entry in place (`value` is an i8*)."""
     key = key_pointer(fn, plan, keys)
+    if plan.presence_word is not None:
+        _update_array_slot(fn, plan, key, update)
+    else:
+        update_entry(fn, plan, key, update)
+
+
+def update_entry(fn: ProbeFunction, plan: MapPlan, key: ir.Value, update: Callable[[ir.Value], None]) -> None:
+    """update_slot for a hash, the key at `key` (an i8*). A missing entry is
+    created all zero first; BPF_NOEXIST makes a racing creation on another
+    CPU harmless (EEXIST: look it up again). The map being per-CPU, no
+    atomics are needed."""
+    builder = fn.builder
     found = lookup(fn, plan, key)
     found_block = builder.block
     create, apply, done = fn.block("slot_new"), fn.block("slot_update"), fn.block("slot_done")
@@ -179,6 +211,31 @@ def update_slot(fn: ProbeFunction, plan: MapPlan, keys: list[ir.Value], update: 
     value = builder.phi(BYTE_POINTER)
     value.add_incoming(found, found_block)
     value.add_incoming(created, created_block)
+    update(value)
+    builder.branch(done)
+    builder.position_at_end(done)
+
+
+def _update_array_slot(fn: ProbeFunction, plan: MapPlan, key: ir.Value, update: Callable[[ir.Value], None]) -> None:
+    """update_slot for a key-less aggregation's per-CPU array: the entry
+    always exists. An unset value (never set, or deleted since) is zeroed
+    first: from BPF, map_update_elem writes only this CPU's value."""
+    builder = fn.builder
+    value = lookup(fn, plan, key)
+    check, reset, apply, done = (fn.block(f"array_{part}") for part in ("check", "reset", "update", "done"))
+    builder.cbranch(is_null(fn, value), done, check)
+    builder.position_at_end(check)
+    presence = word(fn, value, plan.presence_word)
+    builder.cbranch(builder.icmp_unsigned("==", builder.load(presence), ir.Constant(I64, 0)), reset, apply)
+    builder.position_at_end(reset)
+    zero = lookup(fn, fn.plan.zero, key_pointer(fn, fn.plan.zero, []))
+    have_zero = fn.block("array_zero")
+    builder.cbranch(is_null(fn, zero), done, have_zero)
+    builder.position_at_end(have_zero)
+    call_helper(builder, MAP_UPDATE_ELEM, fn.map_pointer(plan), key, zero, ir.Constant(I64, BPF_ANY))
+    builder.store(ir.Constant(I64, 1), presence)
+    builder.branch(apply)
+    builder.position_at_end(apply)
     update(value)
     builder.branch(done)
     builder.position_at_end(done)

@@ -53,6 +53,7 @@ class CompiledProgram:
     resources: ResourcePlan
     probes: tuple[CompiledProbe, ...]
     probe_names: tuple[str, ...]  # what `probe` values index (context.py)
+    filter_pid: bool = False  # the probes check RUNTIME_FILTER_PID (`-p PID`)
 
     @property
     def maps(self) -> tuple[MapPlan, ...]:
@@ -64,9 +65,12 @@ def _all_maps(resources: ResourcePlan) -> tuple[MapPlan, ...]:
     return resources.all_maps() + (RUNTIME_MAP,)
 
 
-def compile_program(analysis: Analysis) -> CompiledProgram:
+def compile_program(analysis: Analysis, filter_pid: bool = False) -> CompiledProgram:
     """Lower an analysed program to a BPF object. Raises CompileError for
-    constructs the code generator does not support yet."""
+    constructs the code generator does not support yet. With `filter_pid`
+    (`-p PID`), the probes that can be filtered by process check the pid
+    the session stores in the runtime values map; without, they carry no
+    such check (it costs every event a helper call)."""
     resources = plan_resources(analysis)
     module = ir.Module("auger")
     module.triple = target.TRIPLE
@@ -82,11 +86,11 @@ def compile_program(analysis: Analysis) -> CompiledProgram:
     sources: dict[str, ProbeAnalysis] = {}  # by function name
     for probe in analysis.probes:
         text = ",".join(point.text for point in probe.probe.attach_points)
-        for group in _attach_groups(probe, probe_names):
+        for group in _attach_groups(probe, probe_names, filter_pid):
             name = _program_name(group.provider, len(probes))
             function = ir.Function(module, ir.FunctionType(I64, [BYTE_POINTER]), name)
             function.section = f"auger/{name}"
-            fn = ProbeFunction(function, analysis, resources, symbols, group)
+            fn = ProbeFunction(function, analysis, resources, symbols, group, len(probes))
             _lower_probe(fn, probe)
             probes.append(CompiledProbe(function.section, name, group.provider, text, group))
             sources[name] = probe
@@ -98,7 +102,7 @@ def compile_program(analysis: Analysis) -> CompiledProgram:
         probe = next((source for name, source in sources.items()
                       if problem.function == name or problem.function.startswith(f"{name}_loop_")), None)
         raise _stack_exceeded(problem, probe) from None
-    return CompiledProgram(ir_text, object_code, resources, tuple(probes), tuple(probe_names))
+    return CompiledProgram(ir_text, object_code, resources, tuple(probes), tuple(probe_names), filter_pid)
 
 
 def _stack_exceeded(problem: target.StackExceeded, probe: ProbeAnalysis | None) -> CompileError:
@@ -125,7 +129,7 @@ def _lower_probe(fn: ProbeFunction, probe: ProbeAnalysis) -> None:
     fn.finish_block()
 
 
-def _attach_groups(probe: ProbeAnalysis, probe_names: list[str]) -> list[AttachGroup]:
+def _attach_groups(probe: ProbeAnalysis, probe_names: list[str], filter_pid: bool) -> list[AttachGroup]:
     """The probe's attach points split into programs (see the module doc);
     each attach point's name is appended to `probe_names`."""
     used = {node.name for node in probe.probe.walk() if isinstance(node, ast.Identifier)}
@@ -147,7 +151,7 @@ def _attach_groups(probe: ProbeAnalysis, probe_names: list[str]) -> list[AttachG
             key[0], registry.provider(key[0]).program_type,
             tuple(spec for spec, _, _ in members), tuple(context for _, context, _ in members),
             tuple(probe_id for _, _, probe_id in members),
-            pid_filtered=getattr(registry.provider(key[0]), "pid_filtered", True),
+            pid_filtered=filter_pid and getattr(registry.provider(key[0]), "pid_filtered", True),
         )
         for key, members in groups.items()
     ]  # fmt: skip

@@ -92,7 +92,7 @@ class ValueCalls:
                 return context.data_loc_pointer(self.fn, field), False
             if isinstance(field.type, ArrayType):
                 return context.field_address(self.fn, field), False
-        return self.lower(expr), None
+        return self.lower(expr), _memory_of(expr)
 
     def _call_str(self, node: ast.Call) -> ir.Value:
         type_ = self.type_of(node)
@@ -141,19 +141,20 @@ class ValueCalls:
             return address
         if values.is_wide(type_):
             destination = self.scratch.allocate(slot_size(type_), node.span)
-            self._read_memory(destination, slot_size(type_), type_.size, address)
+            self._read_memory(destination, slot_size(type_), type_.size, address, _memory_of(node))
             return destination
         with self.scratch.temporaries():
             destination = self.scratch.allocate(8, node.span)
-            self._read_memory(destination, 8, type_.size, address)
+            self._read_memory(destination, 8, type_.size, address, _memory_of(node))
             word = values.load(self.fn, UINT64, destination)
         integer = as_integer(type_)
         return values.narrow(builder, word, integer) if isinstance(integer, IntType) else word
 
-    def _read_memory(self, destination: ir.Value, slot: int, size: int, address: ir.Value) -> None:
-        """`size` bytes at `address` (an i64) into a zeroed `slot` at `destination`."""
+    def _read_memory(self, destination: ir.Value, slot: int, size: int, address: ir.Value, user: bool | None) -> None:
+        """`size` bytes at `address` (an i64) into a zeroed `slot` at
+        `destination`, from user memory or not (None: by probe kind)."""
         values.zero(self.builder, destination, slot)
-        helper = PROBE_READ_USER if strings.reads_user_memory(self.fn) else PROBE_READ_KERNEL
+        helper = PROBE_READ_USER if (strings.reads_user_memory(self.fn) if user is None else user) else PROBE_READ_KERNEL
         call_helper(self.builder, helper, destination, ir.Constant(I64, size), self.builder.inttoptr(address, BYTE_POINTER))
 
     # ------------------------------------------------------------ strings
@@ -331,3 +332,13 @@ def kernel_address(name: str) -> int | None:
     except OSError:
         return None
     return None
+
+
+def _memory_of(expr: ast.Expr) -> bool | None:
+    """False (kernel memory) for what a pointer reached from `curtask`
+    points at, whatever the probe kind: the task_struct is the kernel's
+    (bpftrace 0.27 knows this from the pointer's BTF origin). None: decide
+    by probe kind."""
+    while isinstance(expr, (ast.FieldAccess, ast.Index, ast.Cast, ast.Unary)):
+        expr = expr.operand
+    return False if isinstance(expr, ast.Identifier) and expr.name == "curtask" else None

@@ -8,18 +8,18 @@ to, so an id cannot be reused while the Analysis exists. Ask with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Mapping
 
 from auger.compiler import ast
 from auger.compiler.diagnostics import Diagnostic
+from auger.compiler.frozen import Value, frozen
 from auger.compiler.type_names import DEFAULT_STRING_LENGTH
 from auger.compiler.types import Type
 from auger.probes.base import ProbeContext, ProbeSpec
 
 
-@dataclass(frozen=True)
-class AnalysisOptions:
+@frozen
+class AnalysisOptions(Value):
     """What the command line tells the analyser. `max_strlen` is the default
     string size; a `config = { max_strlen = N }` block overrides it."""
 
@@ -29,8 +29,8 @@ class AnalysisOptions:
     max_strlen: int = DEFAULT_STRING_LENGTH
 
 
-@dataclass(frozen=True)
-class ProbeAnalysis:
+@frozen
+class ProbeAnalysis(Value):
     """One probe block: its concrete attach points (wildcards expanded), the
     context of each, and the type of each of its `$variables`."""
 
@@ -40,8 +40,8 @@ class ProbeAnalysis:
     variables: Mapping[str, Type]
 
 
-@dataclass(frozen=True)
-class MapInfo:
+@frozen
+class MapInfo(Value):
     """A map's types across all its uses: `key` is None for a scalar map (a
     tuple type for `@m[a, b]`); `value` is an AggregateType for aggregations.
     `kind` is "hash" unless a `let @m = lruhash(n)` declaration says otherwise."""
@@ -53,14 +53,14 @@ class MapInfo:
     size: int | None = None
 
 
-@dataclass(frozen=True)
-class Analysis:
+@frozen
+class Analysis(Value):
     program: ast.Program
     probes: tuple[ProbeAnalysis, ...]
     maps: Mapping[str, MapInfo]
     types: Mapping[int, Type]
     config: Mapping[str, object]
-    warnings: tuple[Diagnostic, ...] = field(default=())
+    warnings: tuple[Diagnostic, ...] = ()
 
     def type_of(self, node: ast.Expr) -> Type | None:
         return self.types.get(id(node))

@@ -3,12 +3,13 @@ the probe provider described (tracepoint format, BTF function prototype)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from auger.compiler.frozen import frozen
 from auger.compiler.types import ArrayType, FieldLayout, PointerType, RecordType, Type, TypeSource
 
 
-@dataclass(frozen=True)
+@frozen
 class ArgsType(Type):
     probe: str
     fields: tuple[FieldLayout, ...]

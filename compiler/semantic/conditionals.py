@@ -10,11 +10,11 @@ Other directives (`#include`, `#pragma`, ...) do not affect what is kept."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Iterable
 
 from auger.compiler import ast
 from auger.compiler.cdefs import evaluate_integer
+from auger.compiler.frozen import Value, frozen
 
 HAVE_BTF = "BPFTRACE_HAVE_BTF"
 
@@ -24,19 +24,21 @@ _IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*\b")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
-@dataclass(frozen=True)
-class ActiveItems:
+@frozen
+class ActiveItems(Value):
     """The top-level directives and C definitions outside skipped blocks."""
 
     preprocessor: tuple[ast.Preprocessor, ...]
     c_definitions: tuple[ast.CDefinition, ...]
 
 
-@dataclass
 class _Frame:
-    parent_active: bool
-    taken: bool  # some branch of this #if chain was already chosen
-    active: bool
+    __slots__ = ("parent_active", "taken", "active")
+
+    def __init__(self, parent_active: bool, taken: bool, active: bool) -> None:
+        self.parent_active = parent_active
+        self.taken = taken  # some branch of this #if chain was already chosen
+        self.active = active
 
 
 def active_items(program: ast.Program, predefined: Iterable[str]) -> ActiveItems:

@@ -3,7 +3,6 @@ attach points and contexts, the C types, the map table and the reporter."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 
 from auger.compiler import ast
@@ -20,19 +19,20 @@ from .maps import MapTable
 from .reporter import Reporter
 
 
-@dataclass
 class ProgramEnvironment:
     """Shared by all probes of the program, across the fixpoint rounds."""
 
-    program: ast.Program
-    options: AnalysisOptions
-    maps: MapTable
-    config: dict[str, object]
-    reporter: Reporter = field(default_factory=Reporter)
-    types: dict[int, Type] = field(default_factory=dict)
-    # Problems in the script's C definitions and #defines, found once when
-    # first needed: `reporter` is replaced every round, so they live here.
-    definition_diagnostics: list[Diagnostic] = field(default_factory=list)
+    def __init__(self, program: ast.Program, options: AnalysisOptions, maps: MapTable,
+                 config: dict[str, object]) -> None:
+        self.program = program
+        self.options = options
+        self.maps = maps
+        self.config = config
+        self.reporter = Reporter()
+        self.types: dict[int, Type] = {}
+        # Problems in the script's C definitions and #defines, found once when
+        # first needed: `reporter` is replaced every round, so they live here.
+        self.definition_diagnostics: list[Diagnostic] = []
 
     @property
     def max_strlen(self) -> int:
@@ -64,12 +64,13 @@ class ProgramEnvironment:
         )
 
 
-@dataclass
 class ProbeEnvironment:
-    program: ProgramEnvironment
-    probe: ast.Probe
-    specs: tuple[ProbeSpec, ...]
-    contexts: tuple[ProbeContext, ...]
+    def __init__(self, program: ProgramEnvironment, probe: ast.Probe, specs: tuple[ProbeSpec, ...],
+                 contexts: tuple[ProbeContext, ...]) -> None:
+        self.program = program
+        self.probe = probe
+        self.specs = specs
+        self.contexts = contexts
 
     @property
     def providers(self) -> tuple[str, ...]:

@@ -6,9 +6,8 @@ their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from auger.compiler import ast
+from auger.compiler.frozen import Value, frozen
 from auger.compiler.types import (
     BOOL,
     INT64,
@@ -38,8 +37,8 @@ TIMESTAMP_MODES = ("monotonic", "boot", "tai", "sw_tai")
 MAX_STACK_FRAMES = 1024
 
 
-@dataclass(frozen=True)
-class Signature:
+@frozen
+class Signature(Value):
     min_args: int
     max_args: int
 

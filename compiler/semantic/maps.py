@@ -8,8 +8,6 @@ in one probe before its textual assignment in another gets its type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from auger.compiler import ast
 from auger.compiler.diagnostics import Span, did_you_mean
 from auger.compiler.types import AggregateType, TupleType, Type
@@ -47,11 +45,13 @@ def _storage_kind(value: Type) -> str:
     return "percpuhash" if isinstance(value, AggregateType) else "hash"
 
 
-@dataclass
 class MapEntry:
-    keyed: bool | None = None  # None until a use says
-    key: Type | None = None
-    value: Type | None = None
+    __slots__ = ("keyed", "key", "value")
+
+    def __init__(self) -> None:
+        self.keyed: bool | None = None  # None until a use says
+        self.key: Type | None = None
+        self.value: Type | None = None
 
 
 class MapTable:

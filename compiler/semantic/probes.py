@@ -9,17 +9,16 @@ removed. `error` is current bpftrace's default; `ignore` drops silently."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from auger.compiler import ast
+from auger.compiler.frozen import Value, frozen
 from auger.probes import registry
 from auger.probes.base import MissingProbe, ProbeContext, ProbeError, ProbeSpec
 
 from .reporter import Reporter
 
 
-@dataclass(frozen=True)
-class ResolvedProbe:
+@frozen
+class ResolvedProbe(Value):
     probe: ast.Probe
     specs: tuple[ProbeSpec, ...]
     contexts: tuple[ProbeContext, ...]

@@ -10,26 +10,29 @@ use with no variable of that name in scope is that one."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Iterator
 
 from auger.compiler.diagnostics import Span
 from auger.compiler.types import Type
 
 
-@dataclass
 class Binding:
     """A variable in scope. `type` is None until a value of known type is
     assigned; `fixed` is set by `let $x: type`, which assignments must fit;
-    `assigned` once a value was stored (even one whose type is not known yet)."""
+    `assigned` once a value was stored (even one whose type is not known yet);
+    `implicit`: declared by its first assignment, not by `let`."""
 
-    name: str
-    span: Span
-    type: Type | None = None
-    fixed: bool = False
-    assigned: bool = False
-    read: bool = False
-    implicit: bool = False  # declared by its first assignment, not by `let`
+    __slots__ = ("name", "span", "type", "fixed", "assigned", "read", "implicit")
+
+    def __init__(self, name: str, span: Span, type: Type | None, fixed: bool, assigned: bool,
+                 implicit: bool) -> None:
+        self.name = name
+        self.span = span
+        self.type = type
+        self.fixed = fixed
+        self.assigned = assigned
+        self.read = False
+        self.implicit = implicit
 
 
 class Scopes:

@@ -126,7 +126,7 @@ def test_file_name_and_positional_args_reach_the_compiler(capsys, tmp_path, fake
     assert run_main(capsys, "--dry-run", str(path), "a", "-5", "--unsafe") == (0, "", "")
     source, options, until = calls[0]
     assert source == SourceFile(str(path), path.read_text())
-    assert (options.positional, options.unsafe, options.has_child, until) == (("a", "-5"), True, False, "analyse")
+    assert (options.positional, options.unsafe, options.has_child, until) == (("a", "-5"), True, False, "codegen")
 
 
 def test_e_program_is_named_stdin_and_takes_all_positionals(capsys, fake_compile):
@@ -246,10 +246,19 @@ def test_a_real_warning_exits_0(capsys):
     )
 
 
-def test_dry_run_with_v_names_the_passes(capsys):
-    assert run_main(capsys, "-v", "--dry-run", "-e", "BEGIN { }") == (
-        0, "", "auger: dry run OK (passes run: parse, analyse)\n",
-    )
+def test_dry_run_with_v_names_the_passes_and_the_object(capsys):
+    status, out, err = run_main(capsys, "-v", "--dry-run", "-e", "BEGIN { }")
+    assert (status, out) == (0, "")
+    assert re.fullmatch(r"auger: dry run OK \(passes run: parse, analyse, codegen; BPF object: \d+ bytes\)\n", err)
+
+
+def test_dry_run_compiles_to_the_object(capsys):
+    """An error only code generation finds (a frame over the BPF stack limit)
+    fails the dry run too."""
+    program = "BEGIN { @x = " + " + ".join(["elapsed"] * 140) + "; }"
+    status, out, err = run_main(capsys, "--dry-run", "-e", program)
+    assert (status, out) == (1, "")
+    assert re.match(r"stdin:1:1-6: ERROR: probe BEGIN needs \d+ bytes of BPF stack", err)
 
 
 def test_semantic_error_shape(capsys):
@@ -333,6 +342,15 @@ def test_no_traceback_ever(run_auger, args, stdin):
     assert "Traceback" not in done.stderr
     assert done.returncode in (0, 1), done.stderr
     assert not done.stderr.startswith("internal error"), done.stderr
+
+
+def test_python_m_auger_flushes_its_output_before_exiting(capsys, run_auger):
+    """`python -m auger` ends the process without the interpreter's teardown
+    (cli.run_command): what stdout buffered must still come out."""
+    program = "BEGIN { @x = 1; printf(\"%d\\n\", @x); }"
+    status, expected, _ = run_main(capsys, "--emit", "llvm", "-e", program)
+    done = run_auger("--emit", "llvm", "-e", program)
+    assert (done.returncode, done.stdout) == (status, expected) and len(expected) > 1000
 
 
 def test_python_m_auger_version(run_auger, tmp_path):

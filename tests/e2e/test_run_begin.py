@@ -135,3 +135,9 @@ def test_nothing_of_ours_remains_after_a_run():
     before = _open_fds()
     run(analysis, program, SessionOptions(output=io.StringIO(), errors=io.StringIO()))
     assert _open_fds() == before
+
+
+def test_begin_runs_in_the_process_named_auger(run_auger):
+    # As bpftrace's BEGIN reads "bpftrace": `comm` in BEGIN/END is the tool's.
+    result = run_auger("-e", 'BEGIN { printf("%s\\n", comm); exit(); }')
+    assert (result.returncode, result.stdout.splitlines()[0]) == (0, "auger")

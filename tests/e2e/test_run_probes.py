@@ -189,3 +189,22 @@ def _wait_for_background_detachers(limit: float = 60.0) -> None:
         if DETACHER_NAME not in names:
             return
         time.sleep(0.5)
+
+
+def test_curtask_is_kernel_memory_in_syscall_tracepoints(run_auger, workload):
+    """A syscall tracepoint's pointers are user memory, but what curtask
+    reaches is the kernel's (as bpftrace 0.27)."""
+    program = f"{GETPPID} /pid == cpid/ {{ @[curtask->comm, str(curtask->comm), curtask->tgid - pid] = count(); }}"
+    result = run_auger("-c", f"{workload} 3", "-e", program)
+    assert result.returncode == 0, result.stderr
+    name = Path(workload).name[:15]
+    assert f"@[{name}, {name}, 0]: 3" in result.stdout
+
+
+def test_nothing_after_exit_is_shown_but_end(run_auger, workload):
+    """Events other probes sent after exit() are not shown (as bpftrace:
+    the child makes 1000 calls, only the first one prints); END's are."""
+    program = f'{GETPPID} /pid == cpid/ {{ printf("x\\n"); exit(); }} END {{ printf("end\\n"); }}'
+    result = run_auger("-c", f"{workload} 1000", "-e", program)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "x\nend\n\n\n"  # the two blank lines before the (no) maps, as bpftrace

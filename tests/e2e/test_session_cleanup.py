@@ -96,7 +96,8 @@ def _run_in_process(text: str, **options) -> tuple[int, str]:
     source = SourceFile("stdin", text)
     analysis = analyse(parse(source), source)
     errors = io.StringIO()
-    status = run(analysis, compile_program(analysis), SessionOptions(output=io.StringIO(), errors=errors, **options))
+    compiled = compile_program(analysis, filter_pid="pid" in options)
+    status = run(analysis, compiled, SessionOptions(output=io.StringIO(), errors=errors, **options))
     return status, errors.getvalue()
 
 

@@ -33,6 +33,11 @@ PROGRAMS = [
     ("@h = hist(args->id)", f"{PROBE} {{ @h = hist(args->id); }}"),
     ("@s[pid] = sum(args->id)", f"{PROBE} {{ @s[pid] = sum(args->id); }}"),
 ]
+TARGETED = [name for name, _ in PROGRAMS[1:]]
+# Not in the issue's list: a key that changes at (nearly) every event, the
+# worst case of auger's update cache (codegen/update_cache.py), shown for
+# honesty. nsecs itself costs ~55 ns here.
+PROGRAMS.append(("@[nsecs & 63] = count()", f"{PROBE} {{ @[nsecs & 63] = count(); }}"))
 TARGET = 0.5
 ATTACH_TIMEOUT_S = 60.0
 
@@ -125,7 +130,7 @@ def against_target(results: dict, name: str) -> tuple[str, str]:
 
 def outcome(results: dict) -> str:
     """One line for the summary table."""
-    verdicts = [(name, *against_target(results, name)) for name, _ in PROGRAMS[1:]]
+    verdicts = [(name, *against_target(results, name)) for name in TARGETED]
     met = sum(1 for *_, verdict in verdicts if verdict == "yes")
     shown = ", ".join(f"`{name}` {ratio if ratio != '–' else verdict}" for name, ratio, verdict in verdicts)
     return f"{met} of {len(verdicts)} met; auger / cheaper bpftrace: {shown}"
@@ -145,7 +150,16 @@ is a one-liner's ns/event minus the empty program's (`{PROBE} {{ }}`), same
 tool, same round. {runs} rounds; in each, every program runs with every tool
 back to back, so comparisons are made within one run on a shared, noisy
 machine; the figures are medians over the rounds. The target: for every
-one-liner, auger's marginal cost ≤ {TARGET}× the cheaper bpftrace's.
+one-liner of the issue, auger's marginal cost ≤ {TARGET}× the cheaper
+bpftrace's.
+
+Where auger's cost comes from: key-less aggregations are per-CPU arrays
+(an inlined lookup), keyed ones go through a per-CPU update cache that
+skips the hash lookup while the key stays the key of the CPU's last event
+(the workload is one thread, so for `tid`, `pid` and `comm` it nearly
+always does; docs/codegen.md), and `comm` is two loads from the task_struct.
+The last row, `@[nsecs & 63]`, changes its key at nearly every event: the
+cache's worst case, not a target.
 """
     lines = common.header("kernel_cost.py", method)
     lines += [
@@ -166,6 +180,7 @@ one-liner, auger's marginal cost ≤ {TARGET}× the cheaper bpftrace's.
     ]
     for name, _ in PROGRAMS[1:]:
         ratio, met = against_target(results, name)
+        met = met if name in TARGETED else f"(not a target) {met}"
         shown = [common.fmt(marginal(results, tool, name), 1) for tool in names]
         lines.append(f"| `{name}` | " + " | ".join(shown) + f" | {ratio} | {met} |")
     return "\n".join(lines) + "\n"

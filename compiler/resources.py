@@ -29,9 +29,9 @@ from auger.compiler.printf_format import FormatString, parse_format
 from auger.compiler.semantic import Analysis
 from auger.compiler.semantic.analysis import DEFAULT_STRING_LENGTH
 from auger.compiler.semantic.type_rules import as_integer
-from auger.compiler.update_cache import UpdateCachePlan, plan_update_cache
 from auger.compiler.types import (INT64, AggregateType, ArrayType, BoolType, BufferType, NamedTupleType,
                                   PointerType, SpecialType, StackType, StringType, TupleType, Type)
+from auger.compiler.update_cache import UpdateCachePlan, plan_update_cache
 
 DEFAULT_MAP_SIZE = 4096
 RING_BUFFER_BYTES = 1 << 22

@@ -10,8 +10,9 @@ it is used, so a truncated or malformed file raises `ElfError` (never
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Iterator
+
+from auger.compiler.frozen import Value as FrozenValue, frozen
 
 SHT_PROGBITS = 1
 SHT_SYMTAB = 2
@@ -34,8 +35,8 @@ class ElfError(Exception):
     """The data is not a well-formed 64-bit little-endian ELF file."""
 
 
-@dataclass(frozen=True)
-class Section:
+@frozen
+class Section(FrozenValue):
     index: int
     name: str
     type: int
@@ -47,8 +48,8 @@ class Section:
     info: int
 
 
-@dataclass(frozen=True)
-class Symbol:
+@frozen
+class Symbol(FrozenValue):
     name: str
     type: int  # STT_*
     section_index: int  # 0: undefined
@@ -56,15 +57,15 @@ class Symbol:
     size: int
 
 
-@dataclass(frozen=True)
-class Note:
+@frozen
+class Note(FrozenValue):
     name: bytes  # with its terminating NUL, as stored
     type: int
     description: bytes
 
 
-@dataclass(frozen=True)
-class Relocation:
+@frozen
+class Relocation(FrozenValue):
     offset: int  # within the section the relocations apply to
     symbol_index: int
     type: int

@@ -9,10 +9,10 @@ command that stops early (`--emit ast`) never pays for the later passes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, SourceFile
+from .frozen import Value as FrozenValue, frozen
 
 if TYPE_CHECKING:
     from .ast import Program
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 PASSES = ("parse", "analyse", "codegen")
 
 
-@dataclass(frozen=True)
-class CompileOptions:
+@frozen
+class CompileOptions(FrozenValue):
     """What the command line tells the compiler."""
 
     unsafe: bool = False
@@ -33,8 +33,8 @@ class CompileOptions:
     filter_pid: bool = False  # `-p PID` given: probes check the pid
 
 
-@dataclass(frozen=True)
-class CompileResult:
+@frozen
+class CompileResult(FrozenValue):
     """What the passes produced: each pass's output, None for a pass that did
     not run (the run stopped before it). `warnings` are every pass's
     warnings, in pass order."""

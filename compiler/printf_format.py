@@ -16,7 +16,8 @@ and bpftrace's `%r` (buffer, hex-escaped), `%rx` (buffer as `\\xNN` escapes) and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from auger.compiler.frozen import Value as FrozenValue, frozen
 
 # What a conversion consumes; the analyser matches argument types against it.
 INTEGER = "integer"
@@ -41,8 +42,8 @@ class FormatError(Exception):
     """A malformed format string; the message is one line for the user."""
 
 
-@dataclass(frozen=True)
-class Specifier:
+@frozen
+class Specifier(FrozenValue):
     """One `%...` conversion. `start`/`end` are its offsets in the format."""
 
     text: str
@@ -60,8 +61,8 @@ class Specifier:
         return _CONVERSION_KINDS[self.conversion]
 
 
-@dataclass(frozen=True)
-class FormatString:
+@frozen
+class FormatString(FrozenValue):
     """A parsed format: `pieces` alternate literal text (str, with `%%`
     already turned into `%`) and Specifiers, in order."""
 

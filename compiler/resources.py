@@ -21,10 +21,10 @@ cleared. Every map holds max_map_keys entries.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from auger.compiler import ast
 from auger.compiler.diagnostics import CompileError, Span, error
+from auger.compiler.frozen import Value as FrozenValue, frozen
 from auger.compiler.printf_format import FormatString, parse_format
 from auger.compiler.semantic import Analysis
 from auger.compiler.semantic.analysis import DEFAULT_STRING_LENGTH
@@ -115,8 +115,8 @@ class ScratchArea:
         return MapPlan("", SCRATCH_SYMBOL, "percpu_array", None, None, 4, self.size, 1)
 
 
-@dataclass(frozen=True)
-class MapPlan:
+@frozen
+class MapPlan(FrozenValue):
     """One BPF map. `map_type` is the kernel's name in lower case (`hash`,
     `percpu_array`, `ringbuf`); `key` is None for a key-less map (an array
     with the single index 0)."""
@@ -151,14 +151,14 @@ class MapPlan:
         return cleaned[:15]
 
 
-@dataclass(frozen=True)
-class EventField:
+@frozen
+class EventField(FrozenValue):
     offset: int
     type: Type
 
 
-@dataclass(frozen=True)
-class EventPlan:
+@frozen
+class EventPlan(FrozenValue):
     """One call site that sends a record: `kind` is the call's name (PRINTF,
     EXIT, PRINT, TIME, CAT, SYSTEM, JOIN). `fields` are the values the
     record carries: printf/cat/system's arguments after the format, print's
@@ -179,8 +179,8 @@ class EventPlan:
         return last.offset + slot_size(last.type)
 
 
-@dataclass(frozen=True)
-class ResourcePlan:
+@frozen
+class ResourcePlan(FrozenValue):
     maps: tuple[MapPlan, ...]  # user maps, in name order
     ring_buffer: MapPlan
     events: tuple[EventPlan, ...]  # index == event id

@@ -27,9 +27,9 @@ merge every bucket).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from auger.compiler import ast
+from auger.compiler.frozen import Value as FrozenValue, frozen
 from auger.compiler.semantic import Analysis
 from auger.compiler.semantic.aggregations import AGGREGATIONS
 from auger.compiler.types import AggregateType
@@ -39,8 +39,8 @@ MAX_CACHED_KEY_SIZE = 64  # the key comparison is one load and compare per word
 TAG_SIZE = 8
 
 
-@dataclass(frozen=True)
-class UpdateCachePlan:
+@frozen
+class UpdateCachePlan(FrozenValue):
     """`cached` are the names (with `@`) of the cached maps. The entries are
     a per-CPU array (resources.ResourcePlan.pending_updates), `len(cached)`
     of them per program: program `p`'s for cached map `m` is

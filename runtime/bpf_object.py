@@ -15,9 +15,9 @@ constants out of data sections.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from auger.compiler.elf import EM_BPF, SHF_EXECINSTR, SHT_PROGBITS, SHT_REL, SHT_SYMTAB, STT_FUNC, ElfError, ElfFile
+from auger.compiler.frozen import Value as FrozenValue, frozen
 
 _R_BPF_64_64 = 1  # an LD_IMM64 of a symbol's address
 _LD_IMM64 = 0x18
@@ -30,21 +30,21 @@ class BpfObjectError(Exception):
     """The object is not one auger's codegen produces (an internal error)."""
 
 
-@dataclass(frozen=True)
-class MapReference:
+@frozen
+class MapReference(FrozenValue):
     instruction: int  # index of the LD_IMM64 instruction
     map_name: str
 
 
-@dataclass(frozen=True)
-class FunctionReference:
+@frozen
+class FunctionReference(FrozenValue):
     instruction: int  # index of the LD_IMM64 instruction
     section_index: int  # the section of the function it loads the address of
     offset: int  # the function's byte offset in that section
 
 
-@dataclass(frozen=True)
-class ProgramSection:
+@frozen
+class ProgramSection(FrozenValue):
     section: str  # the section name codegen gave the function
     function: str
     code: bytes
@@ -95,8 +95,8 @@ def _set_immediate(code: bytearray, instruction: int, source: int, immediate: in
     struct.pack_into("<i", code, at + 4, immediate)
 
 
-@dataclass(frozen=True)
-class BpfObject:
+@frozen
+class BpfObject(FrozenValue):
     programs: tuple[ProgramSection, ...]
     map_names: tuple[str, ...]
 

@@ -16,10 +16,10 @@ import struct
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from itertools import chain
 from typing import Callable
 
+from auger.compiler.frozen import Value as FrozenValue, frozen
 from auger.compiler.printf_format import Specifier, format_value
 from auger.compiler.resources import (CAT, EXIT, JOIN, PRINT, PRINTF, SYSTEM, TIME, EventPlan,
                                       element_offsets, slot_size)
@@ -336,7 +336,7 @@ def _printf_argument(specifier: Specifier, value: values.Value, type_: Type) -> 
     return number
 
 
-@dataclass(frozen=True)
+@frozen
 class Buffer(values.String):
     """buf()'s bytes: `value` is the text bpftrace shows (print, maps, %s:
     hex-escaped), `data` what %r/%rx/%rh format."""
@@ -348,8 +348,8 @@ class Buffer(values.String):
         return cls("".join(chr(byte) if 32 <= byte < 127 else f"\\x{byte:02x}" for byte in data), data)
 
 
-@dataclass(frozen=True)
-class ValueContext:
+@frozen
+class ValueContext(FrozenValue):
     """What decoding some values needs beyond their bytes: strftime's
     formats (ResourcePlan.strftime_formats), the name of a `probe`
     value (the session knows its attach points), and the frames of a stack

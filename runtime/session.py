@@ -23,11 +23,11 @@ import struct
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import TextIO
 
 from auger.compiler.codegen.function import RUNTIME_CPID, RUNTIME_FILTER_PID, RUNTIME_MAP, RUNTIME_START_NS, RUNTIME_STOPPED
 from auger.compiler.codegen.module import SELF_TRIGGERED, CompiledProgram
+from auger.compiler.frozen import Value as FrozenValue, frozen
 from auger.compiler.semantic import Analysis
 
 from .attach import AttachError, Detacher, ProbeNames, attach_all
@@ -45,8 +45,8 @@ POLL_TIMEOUT_MS = 100
 _CHILD_GRACE_SECONDS = 1.0
 
 
-@dataclass(frozen=True)
-class SessionOptions:
+@frozen
+class SessionOptions(FrozenValue):
     """`output` receives printf text and the maps (stdout when None);
     `errors` the messages (stderr when None). `output_format` is "text"
     or "json"; `quiet` drops the `Attached N probes` line (library callers

@@ -22,11 +22,11 @@ from __future__ import annotations
 import bisect
 import ctypes
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
 from auger.compiler.elf import SHT_DYNSYM, SHT_SYMTAB, STT_FUNC, STT_GNU_IFUNC, ElfError, ElfFile
+from auger.compiler.frozen import Value as FrozenValue, frozen
 from auger.compiler.types import StackType
 
 from .format import values
@@ -38,8 +38,8 @@ _SHF_ALLOC = 0x2
 _SHT_NOBITS = 8
 
 
-@dataclass(frozen=True)
-class Resolved:
+@frozen
+class Resolved(FrozenValue):
     """The symbol an address lies in: `offset` bytes past its start;
     `module` is the mapped file of a user address."""
 
@@ -96,8 +96,8 @@ def kernel_symbol(address: int) -> Resolved | None:
 # ------------------------------------------------------------------ user
 
 
-@dataclass(frozen=True)
-class _Mapping:
+@frozen
+class _Mapping(FrozenValue):
     start: int
     end: int
     file_offset: int
@@ -106,8 +106,8 @@ class _Mapping:
     path: str
 
 
-@dataclass(frozen=True)
-class _ElfSymbols:
+@frozen
+class _ElfSymbols(FrozenValue):
     """A file's function symbols and how file offsets become their
     addresses: (file offset, size, address) of each loaded section."""
 
@@ -121,8 +121,8 @@ class _ElfSymbols:
         return None
 
 
-@dataclass(frozen=True)
-class _ProcessMaps:
+@frozen
+class _ProcessMaps(FrozenValue):
     identity: str  # the process's start time: a reused pid is another process
     read_at: float
     mappings: tuple[_Mapping, ...]

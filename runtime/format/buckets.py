@@ -21,15 +21,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from auger.compiler.frozen import Value as FrozenValue, frozen
 
 from .values import Hist, LinearHist
 
 _SUFFIXES = ("", "K", "M", "G", "T", "P", "E")
 
 
-@dataclass(frozen=True)
-class Bound:
+@frozen
+class Bound(FrozenValue):
     """A bucket boundary: its number, and how text prints it. `plain`
     boundaries print as bare integers; only two adjacent plain boundaries
     make a one-value bucket `[n]` (bpftrace compares integer labels only)."""
@@ -39,8 +40,8 @@ class Bound:
     plain: bool
 
 
-@dataclass(frozen=True)
-class Bucket:
+@frozen
+class Bucket(FrozenValue):
     """One printed row: `lower` None is the open-ended underflow bucket,
     `upper` None the open-ended overflow bucket; `upper` is exclusive."""
 

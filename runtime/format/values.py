@@ -13,58 +13,60 @@ because their line shape and JSON type differ.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Union
 
+from auger.compiler.frozen import Value as FrozenValue, frozen
 
-@dataclass(frozen=True)
-class Integer:
+
+@frozen
+class Integer(FrozenValue):
     value: int
     signed: bool = True
 
 
-@dataclass(frozen=True)
-class Bool:
+@frozen
+class Bool(FrozenValue):
     value: bool
 
 
-@dataclass(frozen=True)
-class String:
+@frozen
+class String(FrozenValue):
     """Already decoded text (the runtime cuts at the NUL and adds any
     truncation trailer)."""
 
     value: str
 
 
-@dataclass(frozen=True)
-class Tuple:
+@frozen
+class Tuple(FrozenValue):
     elements: tuple[Value, ...]
 
 
-@dataclass(frozen=True)
-class Record:
+@frozen
+class Record(FrozenValue):
     """A named tuple `(a = 1, b = "x")`; fields keep declaration order."""
 
     fields: tuple[tuple[str, Value], ...]
 
 
-@dataclass(frozen=True)
-class Symbol:
+@frozen
+class Symbol(FrozenValue):
     """ksym()/usym(): the resolved name, or None when unresolved."""
 
     address: int
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class InetAddress:
+@frozen
+class InetAddress(FrozenValue):
     """ntop(): 4 bytes for AF_INET, 16 for AF_INET6."""
 
     packed: bytes
 
 
-@dataclass(frozen=True)
-class StackFrame:
+@frozen
+class StackFrame(FrozenValue):
     address: int
     symbol: str | None = None  # None: unresolved, printed as its address
     offset: int = 0
@@ -87,8 +89,8 @@ class Stack:
             raise ValueError(f"unknown stack mode {self.mode!r}")
 
 
-@dataclass(frozen=True)
-class _Mean:
+@frozen
+class _Mean(FrozenValue):
     count: int
     total: int
     signed: bool = True
@@ -99,18 +101,18 @@ class _Mean:
         return truncating_divide(average(self.total, self.count), self.divisor)
 
 
-@dataclass(frozen=True)
+@frozen
 class Avg(_Mean):
     """avg(): prints its average."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Stats(_Mean):
     """stats(): prints count, average and total."""
 
 
-@dataclass(frozen=True)
-class Hist:
+@frozen
+class Hist(FrozenValue):
     """hist(n, k): `counts[i]` is the count of bucket index i in bpftrace's
     layout (see buckets.hist_bucket_index); trailing zeros may be omitted."""
 
@@ -123,8 +125,8 @@ class Hist:
         return sum(self.counts)
 
 
-@dataclass(frozen=True)
-class LinearHist:
+@frozen
+class LinearHist(FrozenValue):
     """lhist(v, min, max, step): index 0 is below min, the last index is
     max and above (see buckets.lhist_bucket_index)."""
 
@@ -144,14 +146,14 @@ Value = Union[
 Key = Union[Integer, Bool, String, Tuple, Record, Symbol, InetAddress, Stack]
 
 
-@dataclass(frozen=True)
-class Map:
+@frozen
+class Map(FrozenValue):
     """A map as read at print time: `name` includes the `@`. A key-less map
     has one entry whose key is None; an empty map has no entries (cleared,
     or never written)."""
 
     name: str
-    entries: tuple[tuple[Key | None, Value], ...] = field(default_factory=tuple)
+    entries: tuple[tuple[Key | None, Value], ...] = ()
 
     @classmethod
     def scalar(cls, name: str, value: Value) -> Map:

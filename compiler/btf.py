@@ -430,6 +430,11 @@ class BtfTypes:
             value -= 1 << bits
         return value
 
+    def type_id(self, name: str, kind: int) -> int | None:
+        """The id of the type named `name` of BTF kind `kind` (KIND_FUNC,
+        KIND_TYPEDEF, ...): what a program's attach_btf_id names."""
+        return next((type_id for type_id in self._ids_named(name) if self._kind(type_id) == kind), None)
+
     def function(self, name: str) -> tuple[tuple[tuple[str, Type], ...], Type] | None:
         """A kernel function's parameters (name, type) and return type."""
         for type_id in self._ids_named(name):

@@ -22,8 +22,10 @@ _STAPSDT_ADDRESSES = struct.Struct("<QQQ")  # probe address, link-time .stapsdt.
 
 @dataclass(frozen=True)
 class UsdtNote:
-    """One USDT probe site: `arguments` is the note's argument text
-    (`-4@%eax 8@(%rbx)`), one `SIZE@LOCATION` per argument."""
+    """One USDT probe site: `address` is where the probe is (a virtual
+    address of the file), `semaphore` the address of its enabling counter
+    (0 for none), `arguments` the note's argument text (`-4@%eax 8@(%rbx)`),
+    one `SIZE@LOCATION` per argument (probes/usdt_arguments.py reads it)."""
 
     provider: str
     name: str
@@ -89,7 +91,9 @@ def usdt_notes(path: str) -> tuple[UsdtNote, ...]:
                 texts = note.description[_STAPSDT_ADDRESSES.size:].split(b"\0")
                 provider, name, arguments = (text.decode("utf-8", "replace") for text in (texts + [b"", b"", b""])[:3])
                 if base_section is not None and link_base:
+                    # Prelinking moved the probe and its semaphore alike.
                     address += base_section.address - link_base
+                    semaphore += base_section.address - link_base if semaphore else 0
                 notes.append(UsdtNote(provider, name, address, semaphore, arguments))
     except ElfError:
         return ()

@@ -1,6 +1,14 @@
 """BPF trampoline probes on kernel functions: `fentry:[MODULE:]FUNC` and
 `fexit:[MODULE:]FUNC` (`kfunc`/`kretfunc` in bpftrace 0.17), with typed
-`args` from the kernel's BTF."""
+`args` from the kernel's BTF.
+
+Each attach point is a BPF_PROG_TYPE_TRACING program of its own: the kernel
+binds it to its function when it is loaded (expected_attach_type, and the
+function's BTF type id, which the context carries in `extra["btf_id"]`),
+then a BPF link attaches it. Its context is the function's arguments as an
+array of u64 slots (a struct passed by value takes ceil(size / 8) of them),
+then, for fexit, the return value. Functions of modules need the module's
+BTF: only vmlinux functions are supported."""
 
 from __future__ import annotations
 
@@ -16,14 +24,17 @@ from .kernel_functions import traceable_functions
 from .spec import Spec
 
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
+UNSUPPORTED_KERNEL = "this kernel cannot attach fentry/fexit programs"
 ARGUMENT_SLOT_SIZE = 8
+CORE_TARGETS = ("", "vmlinux")
 
 
-def _btf_signature(function: str) -> tuple[tuple[FieldLayout, ...], Type] | None:
-    """The function's parameters, as fields of the trampoline's context (one
-    8-byte slot each), and its return type, from the kernel's BTF through
-    auger.compiler.btf; None when there is no BTF to ask. Imported lazily:
-    only fentry/fexit need it, and BTF is large."""
+def _btf_signature(function: str) -> tuple[tuple[FieldLayout, ...], int, Type, int] | None:
+    """The function's parameters, as fields of the trampoline's context (8
+    bytes a slot), the offset of the slot after them (fexit's return value),
+    the return type and the function's BTF type id, from the kernel's BTF
+    through auger.compiler.btf; None when there is no BTF to ask.
+    Imported lazily: only fentry/fexit need it, and BTF is large."""
     try:
         btf = importlib.import_module("auger.compiler.btf")
         kernel_types = btf.kernel_types()
@@ -34,15 +45,30 @@ def _btf_signature(function: str) -> tuple[tuple[FieldLayout, ...], Type] | None
     signature = kernel_types.function(function)
     if signature is None:
         raise ProbeError(f"No BTF found for {function}")
+    type_id = kernel_types.type_id(function, btf.KIND_FUNC)
     parameters, return_type = signature
-    fields = tuple(FieldLayout(name, type_, ARGUMENT_SLOT_SIZE * index) for index, (name, type_) in enumerate(parameters))
-    return fields, return_type
+    fields, offset = [], 0
+    for name, type_ in parameters:
+        fields.append(FieldLayout(name, type_, offset))
+        # A struct passed by value (up to 16 bytes, Linux >= 6.1) takes two slots.
+        offset += ARGUMENT_SLOT_SIZE * max(1, -(-type_.size // ARGUMENT_SLOT_SIZE))
+    return tuple(fields), offset, return_type, type_id
 
 
 class FentryProvider(Provider):
     name = "fentry"
     aliases = ("f", "kfunc")
     is_return = False
+    program_type = "tracing"
+
+    def attach(self, spec: ProbeSpec, program_fd: int, kernel):
+        from auger.runtime.libbcc import AttachType, BpfError
+
+        attach_type = AttachType.TRACE_FEXIT if self.is_return else AttachType.TRACE_FENTRY
+        try:
+            return [kernel.attach_tracing(program_fd, attach_type, f"{self.name} {spec.function}")]
+        except BpfError as problem:
+            raise BpfError(f"{UNSUPPORTED_KERNEL} ({problem})", problem.errno) from None
 
     def parse(self, parts: list[str], text: str) -> ProbeSpec:
         if len(parts) not in (1, 2):
@@ -61,16 +87,18 @@ class FentryProvider(Provider):
 
     def context(self, spec: ProbeSpec) -> ProbeContext:
         builtins = {"func", "args"} | ({"retval"} if self.is_return else set())
+        if spec.target not in CORE_TARGETS:
+            raise ProbeError(f"{self.name} probes on module functions ({spec.target}:{spec.function}) are not supported yet",
+                             hint="only vmlinux functions can be traced with fentry/fexit for now")
         signature = None if spec.has_wildcard else _btf_signature(spec.function)
         if signature is None:
             return ProbeContext(builtins=frozenset(builtins), is_return=self.is_return)
-        fields, return_type = signature
+        fields, retval_offset, return_type, type_id = signature
         return ProbeContext(
             builtins=frozenset(builtins),
             args=fields,
             is_return=self.is_return,
-            # fexit's context holds the return value in the slot after the arguments.
-            extra={"return_type": return_type, "retval_offset": ARGUMENT_SLOT_SIZE * len(fields)},
+            extra={"return_type": return_type, "retval_offset": retval_offset, "btf_id": type_id},
         )
 
     def list(self, pattern: str) -> Iterator[str]:

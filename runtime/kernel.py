@@ -26,6 +26,7 @@ from .libbcc import (
     BPF_PROBE_ENTRY,
     BPF_PROBE_RETURN,
     BPF_PROG_TEST_RUN,
+    BPF_RAW_TRACEPOINT_OPEN,
     BPF_STATS_RUN_TIME,
     BpfError,
     BpfMapInfo,
@@ -38,6 +39,7 @@ from .libbcc import (
     PERF_SAMPLE_RAW,
     PerfEventAttr,
     PerfType,
+    RawTracepointOpenAttr,
     TestRunAttr,
     UpdateFlag,
     bpf_syscall,
@@ -356,7 +358,7 @@ class Kernel:
     def load_program(
         self, type: int, code: bytes, name: str = "", license: str = "GPL",
         kernel_version: int = 0, log_level: int = 0, log_size: int = 1 << 20,
-        functions: Sequence[tuple[str, int]] = (),
+        functions: Sequence[tuple[str, int]] = (), attach_type: int = 0, attach_btf_id: int = 0,
     ) -> Program:  # fmt: skip
         """Load instructions (8 bytes each). On rejection the BpfError carries
         the verifier log (bcc reloads with log_level 1 to get it); with
@@ -364,11 +366,13 @@ class Kernel:
         15 characters of [A-Za-z0-9_.] and must not start with bcc's magic
         prefixes (kprobe__, tracepoint__, kfunc__, ...). `functions`: (name,
         first instruction) of the program and its callbacks, which the kernel
-        needs described in BTF when there are callbacks."""
+        needs described in BTF when there are callbacks. `attach_type` and
+        `attach_btf_id`: what a TRACING program attaches to (an AttachType
+        and the kernel function's BTF type id in vmlinux)."""
         if len(code) % 8 or not code:
             raise BpfError(f"loading program {name}: code is {len(code)} bytes, not a multiple of 8", errnos.EINVAL)
-        if len(functions) > 1:
-            return self._load_with_callbacks(type, code, name, license, functions, log_level, log_size)
+        if len(functions) > 1 or attach_btf_id:
+            return self._load_raw(type, code, name, license, functions, log_level, log_size, attach_type, attach_btf_id)
         while True:
             log = ctypes.create_string_buffer(log_size)
             result, error, detail = quiet_call(
@@ -386,15 +390,24 @@ class Kernel:
                 raise failure(what, error, log=text, detail=detail)
             return self._own(Program(result, type, name, text if log_level else ""))
 
-    def _load_with_callbacks(self, type: int, code: bytes, name: str, license: str,
-                             functions: Sequence[tuple[str, int]], log_level: int, log_size: int) -> Program:  # fmt: skip
-        """The program and its callbacks, with BTF function info (program_btf)."""
-        btf = self._own(KernelObject(program_btf.load_btf(program_btf.function_btf([f for f, _ in functions]))))
-        starts = [start for _, start in functions]
-        result, error, text = program_btf.load_program(type, code, name, license, btf.fd, starts, log_level, log_size)
+    def _load_raw(self, type: int, code: bytes, name: str, license: str, functions: Sequence[tuple[str, int]],
+                  log_level: int, log_size: int, attach_type: int, attach_btf_id: int) -> Program:  # fmt: skip
+        """What bcc_prog_load cannot load (program_btf): a program with
+        callbacks, with BTF function info, or a TRACING program."""
+        target = {"attach_type": attach_type, "attach_btf_id": attach_btf_id}
+        if len(functions) > 1:
+            btf = self._own(KernelObject(program_btf.load_btf(program_btf.function_btf([f for f, _ in functions]))))
+            target.update(btf_fd=btf.fd, function_starts=[start for _, start in functions])
+        result, error, text = program_btf.load_program(type, code, name, license, log_level, log_size, **target)
         if result < 0:  # again with the verifier log, to say why
-            _, error, text = program_btf.load_program(type, code, name, license, btf.fd, starts, 1, max(log_size, 1 << 24))
-            raise failure(f"the verifier rejected program {name}", error, log=text)
+            log_size = max(log_size, 1 << 24)
+            while True:
+                _, error, text = program_btf.load_program(type, code, name, license, 1, log_size, **target)
+                if error != errnos.ENOSPC or log_size >= 1 << 28:
+                    break
+                log_size *= 8
+            what = f"the verifier rejected program {name}" if text else f"loading program {name}"
+            raise failure(what, error, log=text)
         return self._own(Program(result, type, name, text if log_level else ""))
 
     # --- attaching ---
@@ -440,6 +453,20 @@ class Kernel:
     def attach_raw_tracepoint(self, program: Program | int, name: str) -> Attachment:
         description = f"raw tracepoint {name}"
         return self._attach(description, "bpf_attach_raw_tracepoint", _fd_of(program), name.encode(), release=os.close)
+
+    def attach_tracing(self, program: Program | int, attach_type: int, description: str) -> Attachment:
+        """A TRACING program (fentry, fexit, tp_btf) at what it was loaded
+        for: a BPF link (BPF_LINK_CREATE, Linux >= 5.7), else, as libbpf
+        does on EINVAL, BPF_RAW_TRACEPOINT_OPEN with no name. For fentry/fexit
+        the kernel patches the function's entry through ftrace direct calls,
+        which a kernel without them cannot do."""
+        program_fd = _fd_of(program)
+        link = bpf_syscall(BPF_LINK_CREATE, LinkCreateAttr(prog_fd=program_fd, attach_type=attach_type))
+        if link == -errnos.EINVAL:
+            link = bpf_syscall(BPF_RAW_TRACEPOINT_OPEN, RawTracepointOpenAttr(name=0, prog_fd=program_fd))
+        if link < 0:
+            raise failure(f"attaching {description}", -link)
+        return self._own(Attachment(link, description, os.close))
 
     def attach_perf_event(
         self, program: Program | int, type: int, config: int, *,

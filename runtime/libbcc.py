@@ -1,10 +1,12 @@
 """Kernel bindings: the one module that calls into the kernel.
 
 Everything goes through bcc's runtime library libbcc_bpf.so.0 (package
-libbpfcc) with ctypes, plus the raw bpf() syscall for the two commands that
-library does not export (BPF_PROG_TEST_RUN, BPF_ENABLE_STATS, BPF_LINK_CREATE)
-and perf_event_open, for attachments with a BPF cookie. The library is
-loaded on first use, never at import. This module holds the C declarations,
+libbpfcc) with ctypes, plus the raw bpf() syscall for what that library does
+not offer (BPF_PROG_TEST_RUN, BPF_ENABLE_STATS, BPF_LINK_CREATE,
+BPF_RAW_TRACEPOINT_OPEN for fentry/fexit; BPF_PROG_LOAD with BTF or an
+attach target and BPF_BTF_LOAD in runtime/program_btf.py) and
+perf_event_open, for attachments with a BPF cookie. The library is loaded
+on first use, never at import. This module holds the C declarations,
 the calls and the kernel's constants; runtime/kernel.py builds the objects
 (`Kernel`, `Map`, `Program`, ...) on top. See docs/kernel-bindings.md.
 """
@@ -83,9 +85,13 @@ def call(name: str, *args) -> tuple:
 ENOTSUPP = 524  # the kernel-internal "not supported" that bpf() leaks to userspace
 
 
+def error_text(error: int) -> str:
+    """What an errno from the kernel means, in words."""
+    return {0: "failed", ENOTSUPP: "not supported"}.get(error) or os.strerror(error)
+
+
 def failure(what: str, error: int, **extra) -> BpfError:
-    reason = {0: "failed", ENOTSUPP: "not supported"}.get(error) or os.strerror(error)
-    return BpfError(f"{what}: {reason}", error, **extra)
+    return BpfError(f"{what}: {error_text(error)}", error, **extra)
 
 
 def quiet_call(name: str, *args) -> tuple[int, int, str]:
@@ -111,6 +117,7 @@ _BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "
 BPF_PROG_TEST_RUN = 10
 BPF_ENABLE_STATS = 32
 BPF_LINK_CREATE = 28
+BPF_RAW_TRACEPOINT_OPEN = 17
 BPF_PERF_EVENT = 41  # enum bpf_attach_type: a program on a perf event, through a link
 BPF_F_TEST_RUN_ON_CPU = 1
 BPF_STATS_RUN_TIME = 0
@@ -172,10 +179,20 @@ class EnableStatsAttr(ctypes.Structure):
 
 
 class LinkCreateAttr(ctypes.Structure):
-    # union bpf_attr, the `link_create` member for a perf event target
+    # union bpf_attr, the `link_create` member for a perf event target. For a
+    # TRACING program the union at bpf_cookie's offset is `tracing`
+    # {u32 target_btf_id; u64 cookie}: all zero attaches at the program's
+    # own attach_btf_id, with no cookie.
     _fields_ = [
         ("prog_fd", c_u32), ("target_fd", c_u32), ("attach_type", c_u32), ("flags", c_u32), ("bpf_cookie", c_u64),
     ]  # fmt: skip
+
+
+class RawTracepointOpenAttr(ctypes.Structure):
+    # union bpf_attr, the `raw_tracepoint` member; `name` 0 attaches a
+    # TRACING program at its attach_btf_id (how kernels before 5.7, without
+    # BPF_LINK_CREATE for tracing, attach fentry/fexit)
+    _fields_ = [("name", c_u64), ("prog_fd", c_u32)]
 
 
 class PerfEventAttr(ctypes.Structure):

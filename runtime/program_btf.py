@@ -1,17 +1,21 @@
-"""Programs with callback functions (for-loops over maps): the kernel wants
-BTF function info for them (a BPF_PSEUDO_FUNC load of a callback is refused
-with "missing btf func_info" otherwise), which bcc_prog_load cannot pass.
+"""Loads that bcc_prog_load cannot make, with the raw BPF_PROG_LOAD command:
 
-This module builds the smallest BTF that describes the functions (the main
-program `long f(void *ctx)`, global; each callback `long f(void *, void *,
-void *, void *)`, static), loads it, and loads the program with the raw
-BPF_PROG_LOAD command.
+- programs with callback functions (for-loops over maps): the kernel wants
+  BTF function info for them (a BPF_PSEUDO_FUNC load of a callback is
+  refused with "missing btf func_info" otherwise). This module builds the
+  smallest BTF that describes the functions (the main program `long
+  f(void *ctx)`, global; each callback `long f(void *, void *, void *,
+  void *)`, static) and loads it;
+- fentry/fexit (BPF_PROG_TYPE_TRACING) programs, which name their kernel
+  function at load time: `expected_attach_type` and `attach_btf_id` (the
+  FUNC's type id in vmlinux BTF; `attach_btf_obj_fd` 0 means vmlinux).
 """
 
 from __future__ import annotations
 
 import ctypes
 import struct
+from typing import Sequence
 
 from .libbcc import bpf_syscall, failure
 
@@ -35,14 +39,14 @@ class BtfLoadAttr(ctypes.Structure):
 
 
 class ProgLoadAttr(ctypes.Structure):
-    # union bpf_attr, the BPF_PROG_LOAD member up to line_info_cnt
+    # union bpf_attr, the BPF_PROG_LOAD member up to attach_btf_obj_fd
     _fields_ = [
         ("prog_type", c_u32), ("insn_cnt", c_u32), ("insns", c_u64), ("license", c_u64),
         ("log_level", c_u32), ("log_size", c_u32), ("log_buf", c_u64), ("kern_version", c_u32),
         ("prog_flags", c_u32), ("prog_name", ctypes.c_char * 16), ("prog_ifindex", c_u32),
         ("expected_attach_type", c_u32), ("prog_btf_fd", c_u32), ("func_info_rec_size", c_u32),
         ("func_info", c_u64), ("func_info_cnt", c_u32), ("line_info_rec_size", c_u32),
-        ("line_info", c_u64), ("line_info_cnt", c_u32),
+        ("line_info", c_u64), ("line_info_cnt", c_u32), ("attach_btf_id", c_u32), ("attach_btf_obj_fd", c_u32),
     ]  # fmt: skip
 
 
@@ -85,24 +89,27 @@ def load_btf(data: bytes) -> int:
     return result
 
 
-def load_program(type: int, code: bytes, name: str, license: str, btf_fd: int, function_starts: list[int],
-                 log_level: int, log_size: int) -> tuple[int, int, str]:  # fmt: skip
-    """BPF_PROG_LOAD with func_info (function i starts at instruction
-    function_starts[i], its FUNC type id is 5 + i): (fd or -1, errno, log)."""
+def load_program(type: int, code: bytes, name: str, license: str, log_level: int, log_size: int, *,
+                 btf_fd: int | None = None, function_starts: Sequence[int] = (),
+                 attach_type: int = 0, attach_btf_id: int = 0) -> tuple[int, int, str]:  # fmt: skip
+    """BPF_PROG_LOAD: (fd or -1, errno, log). With `btf_fd`, func_info
+    too: function i starts at instruction function_starts[i], its FUNC type
+    id is 5 + i (function_btf's order)."""
     instructions = ctypes.create_string_buffer(code, len(code))
     license_text = ctypes.create_string_buffer(license.encode())
     records = b"".join(struct.pack("<II", start, _CALLBACK_PROTO + 1 + index)
                        for index, start in enumerate(function_starts))  # fmt: skip
-    func_info = ctypes.create_string_buffer(records, len(records))
+    func_info = ctypes.create_string_buffer(records, len(records) or 1)
     log = ctypes.create_string_buffer(log_size)
     attr = ProgLoadAttr(
         prog_type=type, insn_cnt=len(code) // 8, insns=ctypes.addressof(instructions),
         license=ctypes.addressof(license_text), log_level=log_level, log_size=log_size if log_level else 0,
-        log_buf=ctypes.addressof(log) if log_level else 0,
-        prog_name=name.encode()[:15], prog_btf_fd=btf_fd, func_info_rec_size=8,
-        func_info=ctypes.addressof(func_info), func_info_cnt=len(function_starts),
+        log_buf=ctypes.addressof(log) if log_level else 0, prog_name=name.encode()[:15],
+        expected_attach_type=attach_type, attach_btf_id=attach_btf_id,
     )  # fmt: skip
+    if btf_fd is not None:
+        attr.prog_btf_fd, attr.func_info_rec_size = btf_fd, 8
+        attr.func_info, attr.func_info_cnt = ctypes.addressof(func_info), len(function_starts)
     result = bpf_syscall(BPF_PROG_LOAD, attr)
     text = log.value.decode("utf-8", "replace")
     return (result, 0, text) if result >= 0 else (-1, -result, text)
-

@@ -9,8 +9,8 @@ of the -p process.
 A program with neither probes to attach nor a child ends right after BEGIN.
 Every kernel object belongs to one Kernel, closed on the way out whatever
 happened (a load or attach error halfway through included); attachments
-are perf-event or raw-tracepoint fds, so even a SIGKILL leaves nothing
-behind.
+are perf-event, raw-tracepoint or BPF link fds, so even a SIGKILL leaves
+nothing behind.
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ class _Session:
             self.errors.flush()
             self.child = _Child(options.command)
             runtime.update(_slot(RUNTIME_CPID), _WORD.pack(self.child.pid))
-        attached = attach_all(kernel, loaded, detach)
+        traced = self.child.pid if self.child is not None else options.pid
+        attached = attach_all(kernel, loaded, detach, traced)
         if not options.quiet:
             if self.json:
                 self.output.write(json_format.attached_probes(attached))

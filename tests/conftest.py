@@ -53,3 +53,14 @@ def run_auger():
         )
 
     return run
+
+
+def build_c(directory: Path, name: str, source: str, *flags: str) -> str:
+    """Compile the C `source` into `directory/name` with gcc (and `flags`);
+    the test is skipped when gcc is missing. Returns the binary's path."""
+    if shutil.which("gcc") is None:
+        pytest.skip(f"gcc is needed to build {name}")
+    source_path, binary = directory / f"{name}.c", directory / name
+    source_path.write_text(source)
+    subprocess.run(["gcc", *flags, "-o", str(binary), str(source_path)], check=True)
+    return str(binary)

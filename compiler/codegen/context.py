@@ -8,7 +8,8 @@ at the offsets of the format file, common fields first), the u64 argument
 array for RAW_TRACEPOINT, `struct pt_regs` for KPROBE (kprobes, uprobes)
 and `struct bpf_perf_event_data` (pt_regs first) for PERF_EVENT. Every read
 is a direct load from the context at a constant offset, which the verifier
-accepts for all four types.
+accepts for all four types. fentry/fexit (TRACING) programs get the traced
+function's arguments as u64 slots: function_arguments.py reads those.
 
 `probe` is a u64 the runtime turns into the probe's name:
 - a program serving one attach point: the constant index of its name in
@@ -22,6 +23,7 @@ accepts for all four types.
 
 from __future__ import annotations
 
+import os
 import re
 
 import llvmlite.ir as ir
@@ -30,8 +32,9 @@ from auger.compiler import ast
 from auger.compiler.resources import unsupported
 from auger.compiler.types import UINT64, BoolType, EnumType, FieldLayout, IntType, PointerType, SpecialType
 
+from . import function_arguments, usdt_arguments
 from .function import (KPROBE, PERF_EVENT, RAW_TRACEPOINT, RUNTIME_CPID, RUNTIME_FILTER_PID, RUNTIME_MAP, RUNTIME_STOPPED,
-                       TRACEPOINT, ProbeFunction)
+                       TRACEPOINT, TRACING, AttachGroup, ProbeFunction)
 from .helpers import (BYTE_POINTER, GET_ATTACH_COOKIE, GET_CURRENT_PID_TGID, GET_FUNC_IP, I32, I64,
                       PROBE_READ_KERNEL, PROBE_READ_USER, call_helper)
 from .maps import lookup
@@ -54,6 +57,8 @@ def lower_builtin(fn: ProbeFunction, node: ast.Identifier) -> ir.Value:
     `probe`, `cpid`); CompileError for one not lowered here."""
     name, program_type = node.name, fn.group.program_type
     argument = _ARGUMENT.match(name)
+    if argument and usdt_arguments.has_argument_locations(fn):
+        return usdt_arguments.lower_argument(fn, int(argument.group(1)), node)
     if argument and program_type == RAW_TRACEPOINT:
         return _load(fn, 8 * int(argument.group(1)), 64)
     if argument and program_type == KPROBE and int(argument.group(1)) < len(_ARGUMENT_REGISTERS):
@@ -63,7 +68,7 @@ def lower_builtin(fn: ProbeFunction, node: ast.Identifier) -> ir.Value:
         # Above the return address at sp: the caller's 8-byte stack slots.
         address = fn.builder.add(register(fn, "sp"), ir.Constant(I64, 8 * (int(stack_argument.group(1)) + 1)))
         user = fn.group.provider in _USER_SPACE_PROVIDERS
-        return _probe_read_word(fn, address, PROBE_READ_USER if user else PROBE_READ_KERNEL)
+        return read_word(fn, address, PROBE_READ_USER if user else PROBE_READ_KERNEL)
     if name == "retval" and program_type == KPROBE:
         return register(fn, "ax")
     if name == "func" and program_type == KPROBE:
@@ -76,6 +81,10 @@ def lower_builtin(fn: ProbeFunction, node: ast.Identifier) -> ir.Value:
         return probe_value(fn)
     if name == "cpid":
         return runtime_value(fn, RUNTIME_CPID)
+    if name == "retval" and program_type == TRACING:
+        return function_arguments.return_value(fn, node.span)
+    if name == "func" and program_type == TRACING:
+        return function_arguments.function_address(fn)
     raise unsupported(f"the builtin '{name}' in {fn.group.provider} probes", node.span)
 
 
@@ -88,7 +97,7 @@ def args_field(fn: ProbeFunction, node: ast.FieldAccess) -> FieldLayout:
     """The layout of `args.<field>` in this program's context record."""
     fields = fn.group.context.args
     found = next((field for field in fields or () if field.name == node.field), None)
-    if fn.group.program_type != TRACEPOINT or found is None:
+    if fn.group.program_type not in (TRACEPOINT, TRACING) or found is None:
         raise unsupported(f"args in {fn.group.provider} probes", node.span)
     return found
 
@@ -96,6 +105,8 @@ def args_field(fn: ProbeFunction, node: ast.FieldAccess) -> FieldLayout:
 def lower_args_access(fn: ProbeFunction, node: ast.FieldAccess) -> ir.Value:
     """The i64 value of an integer, bool, enum or pointer field of `args`."""
     field = args_field(fn, node)
+    if fn.group.program_type == TRACING:
+        return function_arguments.argument(fn, field, node.span)
     type_ = field.type
     if isinstance(type_, IntType):
         return _load(fn, field.offset, type_.bits, type_.signed)
@@ -128,7 +139,7 @@ def data_loc_pointer(fn: ProbeFunction, field: FieldLayout) -> ir.Value:
 
 def probe_value(fn: ProbeFunction) -> ir.Value:
     group = fn.group
-    if len(group.specs) == 1:
+    if len({spec.name for spec in group.specs}) == 1:  # one attach point, or the sites of one USDT probe
         return ir.Constant(I64, group.probe_ids[0])
     # module.py only merges attach points into one program under `probe`
     # when the program can tell them apart: tracepoints, by their cookie.
@@ -136,14 +147,14 @@ def probe_value(fn: ProbeFunction) -> ir.Value:
     return call_helper(fn.builder, GET_ATTACH_COOKIE, fn.builder.bitcast(fn.context, BYTE_POINTER))
 
 
-def _probe_read_word(fn: ProbeFunction, address: ir.Value, helper: int) -> ir.Value:
-    """The 8 bytes at `address` read with a probe-read helper (0 if the
-    read fails)."""
+def read_word(fn: ProbeFunction, address: ir.Value, helper: int, size: int = 8) -> ir.Value:
+    """The `size` (at most 8) bytes at `address` read with a probe-read
+    helper, zero-extended (0 if the read fails)."""
     builder = fn.builder
     slot = fn.shared_slot(I64, "read_word")
     builder.store(ir.Constant(I64, 0), slot)
     pointer = builder.inttoptr(address, BYTE_POINTER)
-    call_helper(builder, helper, builder.bitcast(slot, BYTE_POINTER), ir.Constant(I64, 8), pointer)
+    call_helper(builder, helper, builder.bitcast(slot, BYTE_POINTER), ir.Constant(I64, size), pointer)
     return builder.load(slot)
 
 
@@ -169,9 +180,34 @@ def pid_filter_passes(fn: ProbeFunction) -> ir.Value:
     """An i1: no `-p PID` was given, or the current process is it."""
     builder = fn.builder
     wanted = runtime_value(fn, RUNTIME_FILTER_PID)
-    pid = builder.lshr(call_helper(builder, GET_CURRENT_PID_TGID), ir.Constant(I64, 32))
     unset = builder.icmp_unsigned("==", wanted, ir.Constant(I64, 0))
-    return builder.or_(unset, builder.icmp_unsigned("==", wanted, pid))
+    return builder.or_(unset, builder.icmp_unsigned("==", wanted, _current_pid(fn)))
+
+
+def traces_auger(group: AttachGroup) -> bool:
+    """USDT probes in a binary this very process maps (the Python
+    interpreter auger runs on, when it has probes): attached system-wide,
+    they fire in auger too, and each event auger prints runs code that
+    fires more (function__entry). The check's pid constant makes every
+    run's program new to the object cache: uprobes go without it."""
+    if group.provider != "usdt":
+        return False
+    try:
+        with open("/proc/self/maps") as maps:  # ADDRESSES PERMS OFFSET DEVICE INODE [PATH]
+            mapped = {fields[5].strip() for fields in (line.split(None, 5) for line in maps) if len(fields) == 6}
+    except OSError:
+        return False
+    return any(os.path.realpath(spec.target) in mapped for spec in group.specs)
+
+
+def outside_auger(fn: ProbeFunction) -> ir.Value:
+    """An i1: the current process is not this auger (its pid is a constant
+    of the program, compiled and run by the same process)."""
+    return fn.builder.icmp_unsigned("!=", _current_pid(fn), ir.Constant(I64, os.getpid()))
+
+
+def _current_pid(fn: ProbeFunction) -> ir.Value:
+    return fn.builder.lshr(call_helper(fn.builder, GET_CURRENT_PID_TGID), ir.Constant(I64, 32))
 
 
 def register(fn: ProbeFunction, name: str) -> ir.Value | None:

@@ -19,6 +19,7 @@ RAW_TRACEPOINT = "raw_tracepoint"  # u64 args[]
 TRACEPOINT = "tracepoint"  # the tracepoint's record, common fields first
 KPROBE = "kprobe"  # struct pt_regs (kprobes and uprobes)
 PERF_EVENT = "perf_event"  # struct bpf_perf_event_data, pt_regs first
+TRACING = "tracing"  # u64 slots: the traced function's arguments, then (fexit) its return value
 
 # The runtime values map (an ARRAY of u64 the session fills before
 # attaching): values known only when the program runs.

@@ -4,14 +4,16 @@ program in a section of its own, then optimisation and the BPF object.
 A probe block becomes one program per group of its attach points that share
 a provider and identical code: a wildcard over 300 tracepoints is one
 program attached 300 times. Attach points only need programs of their own
-when their code differs: `args` fields at different offsets, or `probe` in a
-program type that cannot tell its attach points apart at run time
-(tracepoints can: context.py). BEGIN and END are raw_tracepoint programs the
-runtime runs itself with BPF_PROG_TEST_RUN.
+when their code differs: `args` fields at different offsets, `argN` in
+different places (USDT sites), or `probe` in a program type that cannot tell
+its attach points apart at run time (tracepoints can: context.py). BEGIN
+and END are raw_tracepoint programs the runtime runs itself with
+BPF_PROG_TEST_RUN.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
@@ -21,15 +23,17 @@ from auger.compiler.diagnostics import CompileError, error
 from auger.compiler.resources import MapPlan, ResourcePlan, plan_resources, unsupported
 from auger.compiler.semantic import Analysis, ProbeAnalysis
 from auger.probes import registry
+from auger.probes.usdt_arguments import ARGUMENT_LOCATIONS
 
 from . import target
-from .context import pid_filter_passes, session_running
-from .function import RUNTIME_MAP, TRACEPOINT, AttachGroup, ProbeFunction
+from .context import outside_auger, pid_filter_passes, session_running, traces_auger
+from .function import RUNTIME_MAP, TRACEPOINT, TRACING, AttachGroup, ProbeFunction
 from .helpers import BYTE_POINTER, I64
 from .statements import ProbeLowering
 
 # Probe kinds the runtime triggers itself.
 SELF_TRIGGERED = ("BEGIN", "END")
+_ARGUMENT = re.compile(r"arg\d+$")
 _KERNEL_NAME_LENGTH = 15
 
 
@@ -117,12 +121,15 @@ def _stack_exceeded(problem: target.StackExceeded, probe: ProbeAnalysis | None) 
 
 
 def _lower_probe(fn: ProbeFunction, probe: ProbeAnalysis) -> None:
-    """The end-of-session check, the -p filter, the predicate, then the body."""
+    """The end-of-session check, the -p filter, not in auger itself, the
+    predicate, then the body."""
     lowering = ProbeLowering(fn, probe.variables)
     if fn.group.provider not in SELF_TRIGGERED:
         fn.return_unless(session_running(fn), "running")
     if fn.group.pid_filtered:
         fn.return_unless(pid_filter_passes(fn), "pid_filter")
+    if traces_auger(fn.group):
+        fn.return_unless(outside_auger(fn), "outside_auger")
     if probe.probe.predicate is not None:
         fn.return_unless(lowering.truth(probe.probe.predicate), "predicate")
     lowering.statement(probe.probe.body)
@@ -142,7 +149,9 @@ def _attach_groups(probe: ProbeAnalysis, probe_names: list[str], filter_pid: boo
         key = (
             spec.provider,
             context.args if "args" in used else None,
-            spec if "probe" in used and program_type != TRACEPOINT else None,
+            # A TRACING program is bound to its one kernel function when loaded.
+            spec.name if program_type == TRACING or ("probe" in used and program_type != TRACEPOINT) else None,
+            context.extra.get(ARGUMENT_LOCATIONS) if any(_ARGUMENT.match(name) for name in used) else None,
         )
         groups.setdefault(key, []).append((spec, context, len(probe_names)))
         probe_names.append(spec.name)

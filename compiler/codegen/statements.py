@@ -16,7 +16,6 @@ from . import maps
 from .aggregations import aggregate
 from .events import emit_event
 from .expressions import ExpressionLowering, constant, narrow
-from .helpers import I64
 from .loops import LoopLowering, map_length
 from .value_calls import OUTPUT_CALLS
 

@@ -13,7 +13,7 @@ together, in source order.
 from __future__ import annotations
 
 from auger.compiler import ast
-from auger.compiler.diagnostics import CompileError, SourceFile
+from auger.compiler.diagnostics import SourceFile
 
 from .analysis import Analysis, AnalysisOptions, MapInfo, ProbeAnalysis
 from .args_type import ArgsType

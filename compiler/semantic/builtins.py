@@ -12,6 +12,7 @@ import re
 from typing import Callable
 
 from auger.compiler.types import (
+    INT64,
     UINT32,
     UINT64,
     IntType,
@@ -93,6 +94,8 @@ def builtin_type(name: str, env: ProbeEnvironment) -> tuple[Type | None, str | N
         if not isinstance(return_type, Type):
             return UINT64, None
         return complete_type(return_type, env.program.type_source), None
+    if all(provider == "usdt" for provider in env.providers):
+        return INT64, None  # a USDT argument is a signed value of its note's size, sign-extended (as bpftrace)
     return UINT64, None  # argN, sargN: a register or stack slot
 
 

@@ -4,7 +4,6 @@ per-CPU arrays (presence word), keyed aggregations through the update cache
 without the `-p` check. Each must give exactly what the slow path gave."""
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from auger.compiler.parser import parse
 from auger.compiler.resources import plan_resources
 from auger.compiler.semantic import analyse
 
+from conftest import build_c
 from test_run_maps import run_program
 
 pytestmark = pytest.mark.root
@@ -21,11 +21,8 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def workload(tmp_path_factory) -> str:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build the workload")
-    binary = tmp_path_factory.mktemp("workload") / "workload"
-    subprocess.run(["gcc", "-O2", "-o", str(binary), str(Path(__file__).with_name("workload.c"))], check=True)
-    return str(binary)
+    source = Path(__file__).with_name("workload.c").read_text()
+    return build_c(tmp_path_factory.mktemp("workload"), "workload", source, "-O2")
 
 
 def _cached(text: str) -> tuple[str, ...]:

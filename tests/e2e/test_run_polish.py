@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 
@@ -23,6 +22,8 @@ from auger.compiler.parser import parse
 from auger.compiler.semantic import AnalysisOptions, analyse
 from auger.runtime.loader import LOG_LINES_SHOWN
 from auger.runtime.session import SessionOptions, run
+
+from conftest import build_c
 
 pytestmark = pytest.mark.root
 
@@ -118,12 +119,8 @@ def test_func_in_a_return_probe_is_the_function():
 
 
 def test_uaddr_of_a_fixed_address_executable(tmp_path):
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build the traced program")
-    source, binary = tmp_path / "counter.c", tmp_path / "counter"
-    source.write_text("int counter = 7;\n__attribute__((noinline)) int bump(void) { return ++counter; }\n"
-                      "int main(void) { return bump() == 8 ? 0 : 1; }\n")
-    subprocess.run(["gcc", "-O1", "-no-pie", "-o", str(binary), str(source)], check=True)
+    binary = build_c(tmp_path, "counter", "int counter = 7;\n__attribute__((noinline)) int bump(void) { return ++counter; }\n"
+                     "int main(void) { return bump() == 8 ? 0 : 1; }\n", "-O1", "-no-pie")
     address = next(int(line.split()[0], 16) for line in subprocess.run(["nm", str(binary)], capture_output=True,
                    text=True, check=True).stdout.splitlines() if line.endswith(" counter"))  # fmt: skip
     status, output, errors = run_program(f'uprobe:{binary}:bump {{ printf("%d\\n", uaddr("counter")); }}',

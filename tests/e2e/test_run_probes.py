@@ -4,7 +4,6 @@ counts where the workload fixes them, rates within a tolerance."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ import pytest
 from auger.runtime.attach import DETACHER_NAME
 from auger.runtime.kernel import online_cpus
 
+from conftest import build_c
+
 pytestmark = pytest.mark.root
 
 GETPPID = "tracepoint:syscalls:sys_enter_getppid"
@@ -23,12 +24,8 @@ O_RDONLY_NOCTTY_CLOEXEC = 0o400 | 0o2000000  # O_NOCTTY | O_CLOEXEC (O_RDONLY is
 
 @pytest.fixture(scope="session")
 def workload(tmp_path_factory) -> str:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build the workload")
-    binary = tmp_path_factory.mktemp("workload") / "workload"
-    source = Path(__file__).with_name("workload.c")
-    subprocess.run(["gcc", "-O2", "-o", str(binary), str(source)], check=True)
-    return str(binary)
+    source = Path(__file__).with_name("workload.c").read_text()
+    return build_c(tmp_path_factory.mktemp("workload"), "workload", source, "-O2")
 
 
 def test_tracepoint_counts_child_calls_exactly(run_auger, workload):

@@ -23,6 +23,8 @@ from auger.runtime.events import ValueContext, decode_value
 from auger.runtime.format import text, values
 from auger.runtime.symbols import KALLSYMS, kernel_symbol, stack_value, user_symbol
 
+from conftest import build_c
+
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 WORKLOAD = r"""
@@ -58,14 +60,7 @@ ENTRY = re.compile(r"^@(\w*)\[\n(.*?)\]: (\d+)$", re.MULTILINE | re.DOTALL)
 
 @pytest.fixture(scope="module")
 def workload(tmp_path_factory) -> str:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build the stack workload")
-    directory = tmp_path_factory.mktemp("stacks")
-    source = directory / "stacks.c"
-    source.write_text(WORKLOAD)
-    binary = directory / "stacks"
-    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", str(binary), str(source)], check=True)
-    return str(binary)
+    return build_c(tmp_path_factory.mktemp("stacks"), "stacks", WORKLOAD, "-O0", "-fno-omit-frame-pointer")
 
 
 def not_kernel_names(names: list[str]) -> list[str]:

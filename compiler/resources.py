@@ -28,6 +28,7 @@ from auger.compiler.frozen import Value as FrozenValue, frozen
 from auger.compiler.printf_format import FormatString, parse_format
 from auger.compiler.semantic import Analysis
 from auger.compiler.semantic.analysis import DEFAULT_STRING_LENGTH
+from auger.compiler.semantic.literals import literal_string
 from auger.compiler.semantic.type_rules import as_integer
 from auger.compiler.types import (INT64, AggregateType, ArrayType, BoolType, BufferType, NamedTupleType,
                                   PointerType, SpecialType, StackType, StringType, TupleType, Type)
@@ -194,6 +195,7 @@ class ResourcePlan(FrozenValue):
     update_cache: UpdateCachePlan | None = None  # the keyed aggregations updated through a cache (update_cache.py)
     pending_updates: MapPlan | None = None  # per-CPU: the update cache's entries
     generations: MapPlan | None = None  # each cached map's generation
+    cgroup_path_filters: tuple[str, ...] = ()  # a cgroup_path value holds its filter's index + 1 here (0: none)
 
     def map(self, name: str) -> MapPlan:
         """The plan of user map `name` (without the `@`)."""
@@ -236,6 +238,9 @@ def plan_resources(analysis: Analysis) -> ResourcePlan:
     map_full = MapPlan("", MAP_FULL_SYMBOL, "percpu_array", None, None, 4, 8, max(len(maps) + len(stack_maps), 1))
     strftime_formats = tuple(sorted({node.args[0].value for node in analysis.program.walk()
                                      if isinstance(node, ast.Call) and node.name == "strftime"}))
+    cgroup_path_filters = tuple(sorted({literal_string(node.args[1]) for node in analysis.program.walk()
+                                        if isinstance(node, ast.Call) and node.name == "cgroup_path"
+                                        and len(node.args) == 2 and literal_string(node.args[1]) is not None}))
     cache = plan_update_cache(analysis, maps)
     pending = generations = None
     if cache is not None:
@@ -243,7 +248,7 @@ def plan_resources(analysis: Analysis) -> ResourcePlan:
                           len(cache.cached) * cache.programs)
         generations = MapPlan("", GENERATIONS_SYMBOL, "array", None, None, 4, 8, len(cache.cached))
     return ResourcePlan(maps, ring_buffer, tuple(events), event_of_call, ScratchArea(), lost_events, zero, map_full,
-                        strftime_formats, stack_maps, cache, pending, generations)
+                        strftime_formats, stack_maps, cache, pending, generations, cgroup_path_filters)
 
 
 def stack_map_symbol(stack: StackType) -> str:

@@ -8,15 +8,19 @@ inode number.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 
 _MOUNTS = "/proc/mounts"
 _cache: dict[tuple[int, str], str] = {}
 
 
-def cgroup_path(cgroup_id: int) -> str:
+def cgroup_path(cgroup_id: int, pattern: str = "*") -> str:
+    """The paths in the hierarchies whose name matches the wildcard
+    `pattern` (cgroup_path's filter: "unified", "cpu*")."""
     unified, legacy = _hierarchy_roots()
     roots = [("unified", root) for root in unified] + sorted((os.path.basename(root), root) for root in legacy)
+    roots = [(name, root) for name, root in roots if fnmatch.fnmatchcase(name, pattern)]
     found = ((name, _path_in(cgroup_id, root)) for name, root in roots)
     return ",".join(f"{name}:{path}" for name, path in found if path)
 

@@ -352,13 +352,15 @@ class Buffer(values.String):
 class ValueContext(FrozenValue):
     """What decoding some values needs beyond their bytes: strftime's
     formats (ResourcePlan.strftime_formats), the name of a `probe`
-    value (the session knows its attach points), and the frames of a stack
-    value (map_reader.StackTraces reads the stack maps)."""
+    value (the session knows its attach points), the frames of a stack
+    value (map_reader.StackTraces reads the stack maps), and cgroup_path's
+    hierarchy filters."""
 
     strftime_formats: tuple[str, ...] = ()
     probe_name: Callable[[int], str] | None = None
     stack_addresses: Callable[[StackType, int], tuple[int, ...]] | None = None
     truncated_trailer: str = ".."  # after a string that fills its type (config str_trunc_trailer)
+    cgroup_path_filters: tuple[str, ...] = ()  # ResourcePlan.cgroup_path_filters
 
 
 def decode_value(type_: Type, raw: bytes, context: ValueContext = ValueContext()) -> values.Value:
@@ -414,7 +416,8 @@ def _special(type_: SpecialType, raw: bytes, context: ValueContext) -> values.Va
     if kind == "strerror":
         return values.String(os.strerror(words[0]))
     if kind == "cgroup_path":
-        return values.String(cgroup_path(words[0]))
+        pattern = context.cgroup_path_filters[words[1] - 1] if words[1] else "*"
+        return values.String(cgroup_path(words[0], pattern))
     if kind == "inet":
         family, address = words[0], bytes(raw[8:24])
         return values.InetAddress(address[:4] if family == 2 else address)

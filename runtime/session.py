@@ -121,7 +121,7 @@ class _Session:
                 self.errors.flush()
         format_map = json_format.map_record if self.json else text_format.format_map
         context = ValueContext(plan.strftime_formats, ProbeNames(self.compiled).name, StackTraces(loaded.maps, plan),
-                               truncated_trailer=self.trailer)
+                               truncated_trailer=self.trailer, cgroup_path_filters=plan.cgroup_path_filters)
         pending = PendingUpdates(loaded.maps, plan)
         actions = MapActions(loaded.maps, plan, self.output.write, format_map=format_map, context=context,
                              pending=pending)

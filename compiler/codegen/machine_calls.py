@@ -54,11 +54,16 @@ class MachineCalls:
             raise CompileError([error(f"Failed to get cgroupid for '{path}': {problem.strerror}", node.span)]) from None
 
     def _call_cgroup_path(self, node: ast.Call) -> ir.Value:
-        """The id; userspace finds its paths (runtime/cgroups.py). The
-        second word is for a hierarchy filter, not lowered yet."""
-        if len(node.args) == 2:
-            raise unsupported("cgroup_path() with a filter", node.span)
-        return self._words(node, [self.lower(node.args[0]), ir.Constant(I64, 0)])
+        """The id, then the hierarchy filter's index + 1 in
+        ResourcePlan.cgroup_path_filters (0: every hierarchy); userspace
+        finds the paths (runtime/cgroups.py)."""
+        if len(node.args) == 1:
+            return self._words(node, [self.lower(node.args[0]), ir.Constant(I64, 0)])
+        pattern = literal_string(node.args[1])
+        if pattern is None:
+            raise unsupported("cgroup_path() with a filter that is not a string literal", node.args[1].span)
+        filter_index = self.fn.plan.cgroup_path_filters.index(pattern) + 1
+        return self._words(node, [self.lower(node.args[0]), ir.Constant(I64, filter_index)])
 
     def _call_uaddr(self, node: ast.Call) -> ir.Value:
         name = literal_string(node.args[0])

@@ -143,6 +143,16 @@ def test_cgroup_path_names_the_cgroup_in_each_hierarchy():
     assert f"unified:/auger_test_{os.getpid()}" in output.split("\n")[0].split(",")
 
 
+def test_cgroup_path_filter_picks_hierarchies_by_name():
+    # bpftrace 0.27.1 agrees: the filter is a wildcard over hierarchy names.
+    status, output, errors = run_program('BEGIN { printf("%s|%s|%s\\n", cgroup_path(cgroup, "unified"), '
+                                         'cgroup_path(cgroup, "no*such"), cgroup_path(cgroup)); }')
+    assert (status, errors) == (0, "")
+    unified, nothing, everything = output.split("\n")[0].split("|")
+    assert nothing == ""
+    assert unified.split(",") == [path for path in everything.split(",") if path.startswith("unified:")]
+
+
 def test_json_session_records_attached_first_and_lost_events():
     """-f json: the attached_probes record first, then the output, and the
     records a full ring buffer dropped as {"type": "lost_events", "data": {"events": N}}."""

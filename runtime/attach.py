@@ -101,7 +101,7 @@ def attach_all(kernel: Kernel, loaded: LoadedProgram, detach: Detacher, process:
     """Attach every program at each of its attach points; returns how many
     attach points are live (BEGIN and END count, as in bpftrace). Every
     attachment is also held by `detach`. `process` (the -c child or the -p
-    process) limits the providers that trace one process (USDT) to it."""
+    process) limits the providers that trace one process (USDT, watchpoints) to it."""
     count = 0
     for probe, program in loaded.programs:
         if probe.kind in SELF_TRIGGERED:
@@ -113,7 +113,7 @@ def attach_all(kernel: Kernel, loaded: LoadedProgram, detach: Detacher, process:
             try:
                 if shared:  # a wildcard's one tracepoint program: `probe` is its cookie (codegen/context.py)
                     attachments = [kernel.attach_tracepoint(program, spec.target, spec.function, cookie=probe_id)]
-                elif getattr(provider, "process_scoped", False):  # USDT: in the traced process only, if any
+                elif getattr(provider, "process_scoped", False):  # USDT, watchpoints: in the traced process only, if any
                     attachments = provider.attach(spec, program.fd, kernel, pid=process)
                 else:
                     attachments = provider.attach(spec, program.fd, kernel)

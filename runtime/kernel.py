@@ -439,8 +439,13 @@ class Kernel:
         copy of it too."""
         attr = PerfEventAttr(type=PerfType.TRACEPOINT, config=event_id, sample_period=1,
                              sample_type=PERF_SAMPLE_RAW, wakeup_events=1)  # fmt: skip
+        return self._attach_linked(description, program_fd, attr, pid=-1, cpu=0, cookie=cookie)
+
+    def _attach_linked(self, description: str, program_fd: int, attr: PerfEventAttr, *,
+                       pid: int, cpu: int, cookie: int = 0) -> Attachment:  # fmt: skip
+        """A perf event opened from `attr`, the program joined to it by a BPF link."""
         attr.size = ctypes.sizeof(attr)
-        event = perf_event_open(attr, pid=-1, cpu=0)
+        event = perf_event_open(attr, pid=pid, cpu=cpu)
         if event < 0:
             raise failure(f"attaching {description}", -event)
         link = bpf_syscall(BPF_LINK_CREATE, LinkCreateAttr(prog_fd=program_fd, target_fd=event,
@@ -486,6 +491,15 @@ class Kernel:
                 raise
             message = f"hardware perf events are not available: this machine has no hardware PMU ({error})"
             raise BpfError(message, error.errno, detail=error.detail) from None
+
+    def attach_breakpoint(self, program: Program | int, address: int, length: int, bp_type: int, *,
+                          pid: int = -1, cpu: int = -1) -> Attachment:  # fmt: skip
+        """A hardware breakpoint (watchpoint) on `length` bytes at `address`,
+        `bp_type` a mask of HW_BREAKPOINT_R/W/X, firing the program on
+        every access: in process `pid` on any CPU, or (pid -1) on `cpu`."""
+        attr = PerfEventAttr(type=PerfType.BREAKPOINT, sample_period=1, bp_type=bp_type, config1=address, config2=length)
+        where = f"in pid {pid}" if pid >= 0 else f"on cpu {cpu}"
+        return self._attach_linked(f"watchpoint {address:#x}:{length} {where}", _fd_of(program), attr, pid=pid, cpu=cpu)
 
     def attach_uprobe(
         self, program: Program | int, path: str, offset: int, *,

@@ -196,11 +196,13 @@ class RawTracepointOpenAttr(ctypes.Structure):
 
 
 class PerfEventAttr(ctypes.Structure):
-    # struct perf_event_attr up to config1 (PERF_ATTR_SIZE_VER0); `flags`
-    # holds the bit fields (disabled, inherit, ...)
+    # struct perf_event_attr up to config2 (PERF_ATTR_SIZE_VER1); `flags`
+    # holds the bit fields (disabled, inherit, ...). A breakpoint's bp_addr
+    # is config1 and its bp_len config2 (unions in the kernel's struct).
     _fields_ = [
         ("type", c_u32), ("size", c_u32), ("config", c_u64), ("sample_period", c_u64), ("sample_type", c_u64),
         ("read_format", c_u64), ("flags", c_u64), ("wakeup_events", c_u32), ("bp_type", c_u32), ("config1", c_u64),
+        ("config2", c_u64),
     ]  # fmt: skip
 
 
@@ -244,7 +246,7 @@ MapType = enum.IntEnum(
 )  # fmt: skip
 PER_CPU_MAP_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH})
 UpdateFlag = enum.IntEnum("UpdateFlag", {"ANY": 0, "NOEXIST": 1, "EXIST": 2})
-PerfType = enum.IntEnum("PerfType", {"HARDWARE": 0, "SOFTWARE": 1, "TRACEPOINT": 2, "HW_CACHE": 3})
+PerfType = enum.IntEnum("PerfType", {"HARDWARE": 0, "SOFTWARE": 1, "TRACEPOINT": 2, "HW_CACHE": 3, "BREAKPOINT": 5})
 PERF_SAMPLE_RAW = 1 << 10
 # enum perf_sw_ids and perf_hw_id, in order
 SoftwareEvent = enum.IntEnum(

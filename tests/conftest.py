@@ -38,6 +38,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def tracing():
+    """tracefs, mounted; tests that read the kernel's events skip without it."""
+    from auger.probes import tracefs
+
+    if os.geteuid() != 0:
+        pytest.skip("reading tracefs needs root")
+    if tracefs.root() is None:
+        pytest.skip("tracefs is not available")
+    return tracefs.root()
+
+
+@pytest.fixture
 def run_auger():
     """Run `python -m auger ARGS...` in a child process; returns the
     CompletedProcess with text stdout and stderr."""

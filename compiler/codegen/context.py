@@ -72,11 +72,7 @@ def lower_builtin(fn: ProbeFunction, node: ast.Identifier) -> ir.Value:
     if name == "retval" and program_type == KPROBE:
         return register(fn, "ax")
     if name == "func" and program_type == KPROBE:
-        if not fn.group.context.is_return:
-            return register(fn, "ip")
-        # A return probe's ip is the caller's; the kernel knows the
-        # function's address (kretprobes, and uretprobes since Linux 6.4).
-        return call_helper(fn.builder, GET_FUNC_IP, fn.builder.bitcast(fn.context, BYTE_POINTER))
+        return probed_address(fn)
     if name == "probe":
         return probe_value(fn)
     if name == "cpid":
@@ -86,6 +82,16 @@ def lower_builtin(fn: ProbeFunction, node: ast.Identifier) -> ir.Value:
     if name == "func" and program_type == TRACING:
         return function_arguments.function_address(fn)
     raise unsupported(f"the builtin '{name}' in {fn.group.provider} probes", node.span)
+
+
+def probed_address(fn: ProbeFunction) -> ir.Value:
+    """Where a kprobe or uprobe hit is (`func`): the probed instruction in
+    an entry probe; in a return probe, whose ip is the caller's, the
+    function's address, which the kernel knows (kretprobes, and uretprobes
+    since Linux 6.4)."""
+    if not fn.group.context.is_return:
+        return register(fn, "ip")
+    return call_helper(fn.builder, GET_FUNC_IP, fn.builder.bitcast(fn.context, BYTE_POINTER))
 
 
 def is_args_access(node: ast.Expr) -> bool:

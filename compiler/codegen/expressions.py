@@ -269,6 +269,8 @@ class ExpressionLowering(ValueCalls, MachineCalls):
         builder = self.builder
         if node.op == "!":
             return builder.zext(builder.not_(self.truth(node.operand)), I64)
+        if node.op == "*":
+            return self.lower_dereference(node)
         value = self.lower(node.operand)
         if node.op == "-":
             return builder.neg(value)

@@ -66,19 +66,28 @@ class MachineCalls:
         return self._words(node, [self.lower(node.args[0]), ir.Constant(I64, filter_index)])
 
     def _call_uaddr(self, node: ast.Call) -> ir.Value:
+        """The symbol's address in the traced process. In a fixed-address
+        executable it is the symbol's value. In a position-independent file
+        (a PIE executable, a library) the program adds where the file is
+        loaded, found from the probe's own address: the hit's ip in a
+        uprobe (the probed instruction), the function's address in a
+        uretprobe (bpf_get_func_ip), less their addresses in the file."""
         name = literal_string(node.args[0])
         group = self.fn.group
         binaries = {spec.target for spec in group.specs}
         if group.provider not in _USER_PROVIDERS or len(binaries) != 1:
             raise unsupported("uaddr() outside uprobes of one binary", node.span)
         (binary,) = binaries
-        try:
-            address = symbol_address(binary, name)
-        except ValueError as problem:
-            raise unsupported(f"uaddr() {problem}", node.span) from None
+        address, fixed = _symbol_address(binary, name)
         if address is None:
             raise CompileError([error(f"Could not resolve symbol: {binary}:{name}", node.span)])
-        return ir.Constant(I64, address)
+        if fixed:
+            return ir.Constant(I64, address)
+        probed = _probe_address(group) if group.provider != "usdt" and len(group.specs) == 1 else None
+        if probed is None:
+            raise unsupported(f"uaddr() in the position-independent {binary} from {group.provider} probes "
+                              "other than one uprobe or uretprobe on a function", node.span)
+        return self.builder.add(context.probed_address(self.fn), ir.Constant(I64, address - probed))
 
 
 class _FileHandle(ctypes.Structure):
@@ -97,18 +106,31 @@ def cgroup_id(path: str) -> int:
     return handle.handle
 
 
-def symbol_address(path: str, name: str) -> int | None:
-    """The address of symbol `name` (a function or an object) in the
-    executable at `path` (None when it has no such symbol). ValueError for a
-    position-independent file: there the address is known only once a
-    process has mapped it."""
+def _symbol_address(path: str, name: str) -> tuple[int | None, bool]:
+    """The value of symbol `name` (a function or an object) in the ELF file
+    at `path` (None when it has none), and whether the file is a
+    fixed-address executable, where that value is the run-time address."""
     try:
         elf = ElfFile.read(path)
-        (file_type,) = struct.unpack_from("<H", elf.data, _E_TYPE_OFFSET)
-        if file_type != _ET_EXEC:
-            raise ValueError(f"in the position-independent {path}")
-        tables = elf.sections_of_type(SHT_SYMTAB) + elf.sections_of_type(SHT_DYNSYM)
-        return next((symbol.value for table in tables for symbol in elf.symbols(table)
-                     if symbol.name == name and symbol.section_index and symbol.value), None)  # fmt: skip
     except ElfError:
+        return None, True
+    (file_type,) = struct.unpack_from("<H", elf.data, _E_TYPE_OFFSET)
+    tables = elf.sections_of_type(SHT_SYMTAB) + elf.sections_of_type(SHT_DYNSYM)
+    value = next((symbol.value for table in tables for symbol in elf.symbols(table)
+                  if symbol.name == name and symbol.section_index and symbol.value), None)  # fmt: skip
+    return value, file_type == _ET_EXEC
+
+
+def _probe_address(group) -> int | None:
+    """The address in its file of the one attach point of a uprobe group:
+    the instruction a uprobe probes, the function a uretprobe returns from
+    (what `func` gives at run time)."""
+    from auger.probes.elf_symbols import function_symbols  # here: it loads subprocess, which a dry run need not
+
+    (spec,) = group.specs
+    if spec.address is not None:
+        return spec.address
+    start = function_symbols(spec.target).get(spec.function)
+    if start is None:
         return None
+    return start + (spec.offset or 0) if group.provider == "uprobe" else start

@@ -134,9 +134,18 @@ class ValueCalls:
         field = next((field for field in fields if field.name == node.field), None)
         if field is None or field.bit_size:
             raise unsupported(f"field access on {operand_type}", node.span)
-        builder = self.builder
-        address = builder.add(self.lower(node.operand), ir.Constant(I64, field.offset))
-        type_ = field.type
+        address = self.builder.add(self.lower(node.operand), ir.Constant(I64, field.offset))
+        return self.read_at(address, field.type, node)
+
+    def lower_dereference(self, node: ast.Unary) -> ir.Value:
+        """`*ptr`: the value the pointer points at, read as a member is."""
+        return self.read_at(self.lower(node.operand), self.type_of(node), node)
+
+    def read_at(self, address: ir.Value, type_: Type, node: ast.Expr) -> ir.Value:
+        """The `type_` value at `address` (an i64), read from memory (user
+        or kernel by probe kind, as str()). A struct is its address (a
+        chain reads only the member at its end); integers, enums, bools and
+        pointers are i64s; arrays are copied to scratch."""
         if isinstance(type_, RecordType):
             return address
         if values.is_wide(type_):
@@ -148,7 +157,7 @@ class ValueCalls:
             self._read_memory(destination, 8, type_.size, address, _memory_of(node))
             word = values.load(self.fn, UINT64, destination)
         integer = as_integer(type_)
-        return values.narrow(builder, word, integer) if isinstance(integer, IntType) else word
+        return values.narrow(self.builder, word, integer) if isinstance(integer, IntType) else word
 
     def _read_memory(self, destination: ir.Value, slot: int, size: int, address: ir.Value, user: bool | None) -> None:
         """`size` bytes at `address` (an i64) into a zeroed `slot` at

@@ -129,6 +129,24 @@ def test_uaddr_of_a_fixed_address_executable(tmp_path):
     assert output.split()[0] == str(address)
 
 
+def test_uaddr_and_dereference_in_a_position_independent_executable(tmp_path):
+    """The program adds where the PIE is loaded (from the probe's own
+    address) to the symbol's value; `*` reads the variable there: 7 on
+    entry, 8 on return."""
+    binary = build_c(tmp_path, "counter", "int counter = 7;\n__attribute__((noinline)) int bump(void) { return ++counter; }\n"
+                     "int main(void) { return bump() == 8 ? 0 : 1; }\n", "-O1", "-pie", "-fpie")
+    value = next(int(line.split()[0], 16) for line in subprocess.run(["nm", str(binary)], capture_output=True,
+                 text=True, check=True).stdout.splitlines() if line.endswith(" counter"))  # fmt: skip
+    program = (f'uprobe:{binary}:bump {{ printf("%d %d\\n", uaddr("counter"), *(int32 *)uaddr("counter")); }} '
+               f'uretprobe:{binary}:bump {{ printf("%d %d\\n", uaddr("counter"), *(int32 *)uaddr("counter")); }}')
+    status, output, errors = run_program(program, command=str(binary))
+    assert (status, errors) == (0, "")
+    (entry, at_entry), (exit_, at_exit) = (line.split() for line in output.splitlines()[:2])
+    assert entry == exit_ and (at_entry, at_exit) == ("7", "8")
+    address = int(entry)
+    assert address != value and (address - value) % 4096 == 0  # loaded elsewhere, page-aligned
+
+
 def test_cgroup_path_names_the_cgroup_in_each_hierarchy():
     mount = _cgroup2_mount()
     if mount is None:

@@ -42,6 +42,14 @@ def test_tracepoint_args_fields(run_auger, workload):
     assert f"@[{O_RDONLY_NOCTTY_CLOEXEC}]: 1\n" in result.stdout
 
 
+def test_dereference_reads_user_memory_in_syscall_tracepoints(run_auger, workload):
+    program = ("tracepoint:syscalls:sys_enter_openat /pid == cpid && args.flags == "
+               f'{O_RDONLY_NOCTTY_CLOEXEC}/ {{ printf("%c%c\\n", *(uint8 *)args.filename, *(args.filename + 1)); }}')
+    result = run_auger("-c", f"{workload} 0 /etc/hostname", "-e", program)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("/e\n")
+
+
 def test_predicate_and_exit_code(run_auger, workload):
     program = f"{GETPPID} /pid == cpid/ {{ @n++; if (@n == 3) {{ exit(7); }} }}"
     result = run_auger("-c", f"{workload} 10", "-e", program)

@@ -183,8 +183,20 @@ class ExpressionLowering(ValueCalls, MachineCalls):
         return self.lower_member(node)
 
     def lower_Index(self, node: ast.Index) -> ir.Value:
-        if isinstance(self.type_of(node.operand), TupleType) and isinstance(node.index, ast.IntLiteral):
+        operand_type = self.type_of(node.operand)
+        if isinstance(operand_type, TupleType) and isinstance(node.index, ast.IntLiteral):
             return self._element(node.operand, node.index.value)
+        if isinstance(operand_type, PointerType) and operand_type.target.size:
+            # `p[i]` is `*(p + i)`: the element read from memory, as `*` reads it.
+            offset = self.builder.mul(self.lower(node.index), constant(operand_type.target.size))
+            return self.read_at(self.builder.add(self.lower(node.operand), offset), self.type_of(node), node)
+        element = as_integer(self.type_of(node))
+        if isinstance(operand_type, ArrayType) and isinstance(node.index, ast.IntLiteral) \
+                and 0 <= node.index.value < operand_type.length and isinstance(element, IntType):
+            # A constant index into an array value (in scratch): a load at its offset.
+            address = values.at(self.builder, self.lower(node.operand), node.index.value * operand_type.element.size)
+            loaded = self.builder.load(self.builder.bitcast(address, ir.IntType(element.bits).as_pointer()))
+            return self.builder.sext(loaded, I64) if element.signed else self.builder.zext(loaded, I64)
         raise unsupported("indexing", node.span)
 
     def _element(self, operand: ast.Expr, index: int) -> ir.Value:

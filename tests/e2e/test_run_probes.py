@@ -213,3 +213,14 @@ def test_nothing_after_exit_is_shown_but_end(run_auger, workload):
     result = run_auger("-c", f"{workload} 1000", "-e", program)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "x\nend\n\n\n"  # the two blank lines before the (no) maps, as bpftrace
+
+
+def test_indexing_a_pointer_and_an_array(run_auger, workload):
+    """`args.argv[i]` reads the i-th pointer (`*(argv + i)`); a constant
+    index into a `char[16]` field is a byte of it."""
+    program = ("tracepoint:syscalls:sys_enter_execve /pid == cpid/ "
+               '{ printf("%s %s|", str(args.argv[1]), str(args.argv[2])); } '
+               'tracepoint:sched:sched_process_exit /pid == cpid/ { printf("%c%c\\n", args.comm[0], args.comm[1]); }')
+    result = run_auger("-c", f"{workload} 0 /etc/hostname", "-e", program)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"0 /etc/hostname|{Path(workload).name[:2]}\n")

@@ -6,6 +6,7 @@ attaching probes); it is skipped with a one-line reason otherwise.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,3 +77,20 @@ def build_c(directory: Path, name: str, source: str, *flags: str) -> str:
     source_path.write_text(source)
     subprocess.run(["gcc", *flags, "-o", str(binary), str(source_path)], check=True)
     return str(binary)
+
+
+def run_until_interrupted(program: str, attached: str, action) -> tuple[int, str, str]:
+    """Run `auger -e program` in the background; once its first stderr
+    line is `attached` (the "Attached N probes" line), call `action()`,
+    then interrupt it (SIGINT) and return (status, stdout, the rest of stderr)."""
+    auger = subprocess.Popen([sys.executable, "-m", "auger", "-e", program],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert auger.stderr.readline() == attached
+        action()
+        auger.send_signal(signal.SIGINT)
+        output, errors = auger.communicate(timeout=30)
+    finally:
+        auger.kill()
+        auger.wait()
+    return auger.returncode, output, errors

@@ -8,7 +8,6 @@ attaching to that process only."""
 import ctypes
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from auger.compiler.pipeline import compile_source
 from auger.probes.elf_symbols import usdt_notes
 from auger.probes.usdt_arguments import CONSTANT, MEMORY, REGISTER, parse_arguments
 
-from conftest import build_c
+from conftest import build_c, run_until_interrupted
 
 pytestmark = pytest.mark.root
 
@@ -270,18 +269,13 @@ def test_python_probes_by_wildcard(run_auger, python_script):
 def test_without_c_or_p_every_process_is_traced(usdt_workload):
     # Started after attaching: the kernel counts up its semaphore as it maps the binary.
     program = f"usdt:{usdt_workload}:values {{ @ = count(); }}"
-    auger = subprocess.Popen([sys.executable, "-m", "auger", "-e", program],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert auger.stderr.readline() == "Attached 2 probes\n"
+
+    def run_twice() -> None:
         for count in (2, 3):
             subprocess.run([usdt_workload, str(count)], check=True, timeout=30)
-        auger.send_signal(signal.SIGINT)
-        output, errors = auger.communicate(timeout=30)
-    finally:
-        auger.kill()
-        auger.wait()
-    assert auger.returncode == 0, errors
+
+    status, output, errors = run_until_interrupted(program, "Attached 2 probes\n", run_twice)
+    assert status == 0, errors
     assert output == "\n\n@: 10\n"
 
 

@@ -9,13 +9,12 @@ kernel, which a write watchpoint counts too (bpftrace alike)."""
 
 import os
 import platform
-import signal
 import subprocess
 import sys
 
 import pytest
 
-from conftest import build_c
+from conftest import build_c, run_until_interrupted
 from test_session_cleanup import _bpf_ids, _gone
 
 pytestmark = [
@@ -108,17 +107,9 @@ def test_p_watches_that_process_and_frees_everything(workload):
 def test_without_a_process_it_watches_every_cpu(workload):
     binary, addresses = workload
     program = f"watchpoint:{addresses['watched']:#x}:8:w {{ @ = count(); }}"
-    auger = subprocess.Popen([sys.executable, "-m", "auger", "-e", program],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        assert auger.stderr.readline() == "Attached 1 probe\n"
-        subprocess.run([binary, "3"], check=True)
-        auger.send_signal(signal.SIGINT)
-        output, errors = auger.communicate(timeout=30)
-    finally:
-        auger.kill()
-        auger.wait()
-    assert auger.returncode == 0, errors
+    status, output, errors = run_until_interrupted(program, "Attached 1 probe\n",
+                                                   lambda: subprocess.run([binary, "3"], check=True))
+    assert status == 0, errors
     assert output.endswith("@: 3\n"), output
 
 

@@ -4,6 +4,7 @@ Mark a test `@pytest.mark.root` when it needs root (loading BPF programs,
 attaching probes); it is skipped with a one-line reason otherwise.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -94,3 +95,16 @@ def run_until_interrupted(program: str, attached: str, action) -> tuple[int, str
         auger.kill()
         auger.wait()
     return auger.returncode, output, errors
+
+
+@contextlib.contextmanager
+def processes_running(*commands: list[str]):
+    """The `commands` run (killed when the block ends): busy loops that
+    give probes something to see."""
+    running = [subprocess.Popen(command) for command in commands]
+    try:
+        yield
+    finally:
+        for process in running:
+            process.kill()
+            process.wait()

@@ -9,14 +9,14 @@ test runs), so tolerances are wide enough for a late tick, never for a
 wrong period.
 """
 
-import contextlib
 import statistics
-import subprocess
 import sys
 
 import pytest
 
 from auger.runtime.kernel import online_cpus
+
+from conftest import processes_running
 
 pytestmark = pytest.mark.root
 
@@ -46,18 +46,11 @@ def per_key(stdout: str) -> dict[int, int]:
             for line in stdout.splitlines() if line.startswith("@[")}
 
 
-@contextlib.contextmanager
 def every_cpu_busy():
     """A spinner pinned to each online CPU: cpu-clock does not tick on an
     idle CPU (its tick stops), in bpftrace as here."""
     spin = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
-    spinners = [subprocess.Popen([sys.executable, "-c", spin, str(cpu)]) for cpu in online_cpus()]
-    try:
-        yield
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
+    return processes_running(*([sys.executable, "-c", spin, str(cpu)] for cpu in online_cpus()))
 
 
 @pytest.mark.parametrize("probe, per_second", [

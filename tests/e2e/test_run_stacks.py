@@ -7,7 +7,6 @@ perf mode `\\t<hex> sym+off` (user frames add ` (module)`), raw mode the bare
 hex address; an unresolved frame prints `0x…`.
 """
 
-import contextlib
 import ctypes
 import os
 import re
@@ -23,7 +22,7 @@ from auger.runtime.events import ValueContext, decode_value
 from auger.runtime.format import text, values
 from auger.runtime.symbols import KALLSYMS, kernel_symbol, stack_value, user_symbol
 
-from conftest import build_c
+from conftest import build_c, processes_running
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
@@ -152,16 +151,9 @@ USER_LOOP = "while :; do :; done"
 SYSCALL_LOOP = "exec dd if=/dev/zero of=/dev/null bs=1 status=none"
 
 
-@contextlib.contextmanager
 def _spinning(*loops):
     """Shell loops busy on the CPUs while the block runs."""
-    spinners = [subprocess.Popen(["sh", "-c", loop]) for loop in loops]
-    try:
-        yield
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
+    return processes_running(*(["sh", "-c", loop] for loop in loops))
 
 
 @pytest.mark.root

@@ -4,7 +4,7 @@
 #
 #   tools/setup.sh          .venv with auger installed (editable) and, on
 #                           Debian/Ubuntu as root, the system packages it needs
-#   tools/setup.sh --test   also the test extras and bpftrace
+#   tools/setup.sh --test   also the test extras, bpftrace and gcc
 #
 # Each part runs again only when pyproject.toml is newer than its stamp file,
 # so a set-up checkout costs two timestamp checks. The launcher sources this
@@ -64,14 +64,17 @@ _setup_venv() {
 _setup_tests() {
     _say "installing the test extras"
     "$auger_venv/bin/python" -m pip install -q --disable-pip-version-check -e "$auger_repo[test]" >&2 || return
-    # The differential and corpus tests compare auger with bpftrace itself.
-    if ! command -v bpftrace >/dev/null; then
+    # The differential and corpus tests compare auger with bpftrace itself;
+    # the end-to-end tests build their traced programs with gcc.
+    local tool
+    for tool in bpftrace gcc; do
+        command -v "$tool" >/dev/null && continue
         if _is_root_with_apt; then
-            _apt_install bpftrace || return
+            _apt_install "$tool" || return
         else
-            _say "bpftrace is missing: the tests that compare with it will skip"
+            _say "$tool is missing: the tests that need it will skip"
         fi
-    fi
+    done
     touch "$auger_venv/.auger-test-installed"
 }
 
